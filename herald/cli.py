@@ -1,0 +1,153 @@
+"""The ``herald`` command: run a service, migrate, develop locally, emit events."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from herald.emit import DEV_API_KEY, load_event
+from herald.services import Service, build_asgi, load_settings
+from herald.settings_errors import explain
+
+app = typer.Typer(
+    help="Herald — a notification hub. Events in; the right people notified exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    service: Annotated[Service, typer.Argument(help="which service to run")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="port (default: the service's own)")] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Run one service in the foreground (production: one process per service).
+
+    Default ports: ingest 8000, websocket 8001, acl_mediator 8002, processor 8003,
+    sender 8004. Settings come from HERALD_* environment variables or a .env file.
+    """
+    from libs.common.logging import configure_logging
+
+    configure_logging(log_level)
+    try:
+        settings = load_settings(service)
+    except ValidationError as exc:
+        _fail(explain(service.value, exc))
+    bind_port = port or service.default_port
+    if service is Service.websocket:
+        from services.websocket.app import run as run_gateway
+
+        asyncio.run(run_gateway(settings, host, bind_port))
+        return
+    import uvicorn
+
+    uvicorn.run(
+        build_asgi(service, settings), host=host, port=bind_port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="target Alembic revision")] = "head",
+) -> None:
+    """Create or upgrade the database schema (HERALD_DATABASE_URL), then seed default
+    templates that are missing. Safe to run again."""
+    from libs.common.db.migrate import upgrade
+    from libs.common.settings import DatabaseSettings
+
+    try:
+        url = DatabaseSettings().database_url
+    except ValidationError as exc:
+        _fail(explain("migrate", exc))
+    upgrade(url, revision)
+    added = asyncio.run(_seed(url))
+    typer.echo(f"database at {revision}; {added} default templates added")
+
+
+async def _seed(url: str) -> int:
+    from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+    from libs.common.seed import seed_defaults
+
+    engine = make_engine(url)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            return await seed_defaults(session)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite file and outbox live")] = Path(
+        "herald-dev"
+    ),
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Run all five services in one process on SQLite and an in-memory bus, with demo data
+    and an e-mail outbox folder instead of SMTP. No servers needed."""
+    from herald.dev import run_dev
+
+    asyncio.run(run_dev(data_dir, host))
+
+
+@app.command()
+def emit(
+    file: Annotated[
+        Path | None, typer.Option(help="JSON file with one event (default: sample)")
+    ] = None,
+    via: Annotated[str, typer.Option(help="http or amqp")] = "http",
+    url: Annotated[str, typer.Option(help="ingest base URL (http) or AMQP URL")] = "",
+    api_key: Annotated[
+        str, typer.Option(envvar="HERALD_EMIT_API_KEY", help="X-API-Key")
+    ] = DEV_API_KEY,
+) -> None:
+    """Publish an event: a sample tender event, or the one in --file.
+
+    With `herald dev` running, `herald emit` alone sends the sample over HTTP and an e-mail
+    appears in herald-dev/outbox within a second.
+    """
+    from libs.common.errors import HeraldError
+    from libs.common.producer import EventProducer
+
+    event = load_event(file)
+    if via == "amqp":
+        producer = EventProducer.amqp(
+            url or os.environ.get("HERALD_AMQP_URL", "amqp://guest:guest@127.0.0.1/")
+        )
+    elif via == "http":
+        producer = EventProducer.http(url or "http://127.0.0.1:8000", api_key)
+    else:
+        _fail("--via must be http or amqp")
+
+    async def go() -> str | None:
+        async with producer:
+            return await producer.emit(event)
+
+    try:
+        stored = asyncio.run(go())
+    except (HeraldError, ValueError) as exc:
+        _fail(f"not sent: {exc}")
+    typer.echo(
+        f"sent {event['source']}.{event['type']} id={event['id']}"
+        + (f" stored as {stored}" if stored else " (confirmed by the broker)")
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

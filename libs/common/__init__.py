@@ -1,0 +1,1 @@
+"""Shared library: settings, database, bus, wire schemas, templates, auth, metrics."""

@@ -1,0 +1,169 @@
+"""RabbitMQ through aio-pika: durable exchanges, quorum queues, confirms, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+    ExchangeType,
+)
+from aio_pika.exceptions import DeliveryError
+
+from libs.common.bus import topology as t
+from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler
+from libs.common.errors import PermanentError, TransientError
+
+log = logging.getLogger("herald.bus.amqp")
+
+EXCHANGES: dict[str, ExchangeType] = {
+    t.EVENTS_EXCHANGE: ExchangeType.TOPIC,
+    t.WORK_EXCHANGE: ExchangeType.DIRECT,
+    t.BROWSER_EXCHANGE: ExchangeType.FANOUT,
+    t.DLX_EXCHANGE: ExchangeType.DIRECT,
+}
+CONFIRM_TIMEOUT_S = 10.0
+
+
+class _AmqpConsumer(Consumer):
+    def __init__(self, channel: AbstractChannel, queue: aio_pika.abc.AbstractQueue, tag: str):
+        self._channel, self._queue, self._tag = channel, queue, tag
+
+    async def cancel(self) -> None:
+        try:
+            await self._queue.cancel(self._tag)
+        except Exception as exc:  # the channel may already be gone; nothing to stop then
+            log.debug("cancel on a closed channel: %s", exc)
+
+
+class AmqpBus(Bus):
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: AbstractRobustConnection | None = None
+        self._pub: AbstractChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        self._conn = await aio_pika.connect_robust(self._url, client_properties={"app": "herald"})
+        self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+        for name, kind in EXCHANGES.items():
+            self._exchanges[name] = await self._pub.declare_exchange(name, kind, durable=True)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        if self._conn is None:
+            raise RuntimeError("bus not connected; call connect() in the lifespan")
+        return self._conn
+
+    async def declare(self, spec: QueueSpec) -> None:
+        channel = await self.connection.channel()
+        try:
+            await self._declare_on(channel, spec)
+        finally:
+            await channel.close()
+
+    async def _declare_on(
+        self, channel: AbstractChannel, spec: QueueSpec
+    ) -> aio_pika.abc.AbstractQueue:
+        args: dict[str, Any] = {}
+        if spec.durable and not spec.exclusive:
+            args["x-queue-type"] = "quorum"
+        if spec.durable and not spec.exclusive and spec.dead_letters:
+            dead = t.dead_letter_queue(spec.name)
+            dlx = await channel.declare_exchange(t.DLX_EXCHANGE, ExchangeType.DIRECT, durable=True)
+            dlq = await channel.declare_queue(
+                dead, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await dlq.bind(dlx, routing_key=dead)
+            args |= {
+                "x-dead-letter-exchange": t.DLX_EXCHANGE,
+                "x-dead-letter-routing-key": dead,
+                "x-delivery-limit": spec.delivery_limit or t.DELIVERY_LIMIT,
+            }
+        queue = await channel.declare_queue(
+            spec.name if spec.name else None,
+            durable=spec.durable and not spec.exclusive,
+            exclusive=spec.exclusive,
+            auto_delete=spec.exclusive,
+            arguments=args,
+        )
+        for exchange, key in spec.bindings:
+            ex = await channel.declare_exchange(exchange, EXCHANGES[exchange], durable=True)
+            await queue.bind(ex, routing_key=key)
+        return queue
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        headers: dict[str, Any] | None = None,
+        mandatory: bool = False,
+        message_id: str | None = None,
+    ) -> None:
+        if exchange not in self._exchanges:
+            raise PermanentError(f"unknown exchange {exchange!r}")
+        message = aio_pika.Message(
+            body,
+            headers=headers or {},
+            message_id=message_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        try:
+            await self._exchanges[exchange].publish(
+                message, routing_key=routing_key, mandatory=mandatory, timeout=CONFIRM_TIMEOUT_S
+            )
+        except DeliveryError as exc:
+            raise PermanentError(
+                f"unroutable: no queue bound for {exchange}/{routing_key}"
+            ) from exc
+        except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError) as exc:
+            raise TransientError(f"publish to {exchange} failed: {exc!r}") from exc
+
+    async def consume_raw(self, spec: QueueSpec, handler: RawHandler, prefetch: int) -> Consumer:
+        channel = await self.connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        queue = await self._declare_on(channel, spec)
+
+        async def on_message(incoming: AbstractIncomingMessage) -> None:
+            await handler(_wrap(incoming, spec.name))
+
+        tag = await queue.consume(on_message)
+        return _AmqpConsumer(channel, queue, tag)
+
+    async def ping(self) -> None:
+        if self._conn is None or self._conn.is_closed:
+            raise TransientError("AMQP connection is closed")
+
+
+def _wrap(incoming: AbstractIncomingMessage, queue: str) -> Message:
+    async def settle(what: str) -> None:
+        if what == "ack":
+            await incoming.ack()
+        elif what == "nack":
+            await incoming.nack(requeue=True)
+        else:
+            await incoming.reject(requeue=False)
+
+    return Message(
+        body=incoming.body,
+        routing_key=incoming.routing_key or "",
+        exchange=incoming.exchange or "",
+        headers=dict(incoming.headers or {}),
+        redelivered=bool(incoming.redelivered),
+        message_id=incoming.message_id,
+        _settle=settle,
+    )

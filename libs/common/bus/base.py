@@ -1,0 +1,133 @@
+"""The bus interface both implementations honour."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from libs.common.errors import PermanentError, TransientError
+
+log = logging.getLogger("herald.bus")
+
+TRANSIENT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # then 5 s forever: an outage is waited out
+
+
+@dataclass
+class Message:
+    """A delivered message, independent of the transport."""
+
+    body: bytes
+    routing_key: str
+    exchange: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+    redelivered: bool = False
+    message_id: str | None = None
+    _settle: Callable[[str], Awaitable[None]] | None = None
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times the broker delivered it before (quorum queues count this)."""
+        value = self.headers.get("x-delivery-count", 0)
+        return int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
+
+    async def ack(self) -> None:
+        await self._do("ack")
+
+    async def nack(self) -> None:
+        """Give it back to the queue (counts toward the delivery limit)."""
+        await self._do("nack")
+
+    async def reject(self) -> None:
+        """Dead-letter it."""
+        await self._do("reject")
+
+    async def _do(self, what: str) -> None:
+        if self._settle is not None:
+            settle, self._settle = self._settle, None
+            await settle(what)
+
+
+Handler = Callable[[Message], Awaitable[None]]
+RawHandler = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    bindings: Sequence[tuple[str, str]] = ()  # (exchange, routing key)
+    durable: bool = True  # durable queues are quorum queues
+    exclusive: bool = False  # per-instance queues (websocket gateway)
+    delivery_limit: int | None = None
+    dead_letters: bool = True  # give it a "<name>.dead" queue; False for a dead-letter queue itself
+
+
+class Consumer(abc.ABC):
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Stop taking new messages; messages already handed out finish."""
+
+
+class Bus(abc.ABC):
+    @abc.abstractmethod
+    async def connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def declare(self, spec: QueueSpec) -> None:
+        """Declare a queue (and its dead-letter queue) with its bindings; idempotent."""
+
+    @abc.abstractmethod
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        headers: dict[str, Any] | None = None,
+        mandatory: bool = False,
+        message_id: str | None = None,
+    ) -> None:
+        """Publish and wait for the broker's confirm; with ``mandatory`` an unroutable
+        message raises PermanentError."""
+
+    @abc.abstractmethod
+    async def consume_raw(self, spec: QueueSpec, handler: RawHandler, prefetch: int) -> Consumer:
+        """Deliver messages to ``handler``, which must ack, nack or reject each one."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise when the broker is unreachable (readiness)."""
+
+    async def consume(self, spec: QueueSpec, handler: Handler, prefetch: int) -> Consumer:
+        """Exceptions decide the outcome (DESIGN §11): return → ack; TransientError → keep
+        the message and retry in place with backoff; PermanentError → dead-letter; anything
+        else (a bug) → back to the queue, dead-lettered past the delivery limit."""
+
+        async def settle(message: Message) -> None:
+            attempt = 0
+            while True:
+                try:
+                    await handler(message)
+                except TransientError as exc:
+                    delay = TRANSIENT_BACKOFF_S[min(attempt, len(TRANSIENT_BACKOFF_S) - 1)]
+                    log.warning("transient failure, retrying in %.1fs: %s", delay, exc)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+                except PermanentError as exc:
+                    log.error("dead-lettering %s: %s body=%r", spec.name, exc, message.body[:2048])
+                    await message.reject()
+                except Exception:
+                    log.exception("handler failed on %s; requeueing", spec.name)
+                    await message.nack()
+                else:
+                    await message.ack()
+                return
+
+        return await self.consume_raw(spec, settle, prefetch)

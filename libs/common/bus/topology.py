@@ -1,0 +1,22 @@
+"""Exchange and queue names: the wiring of DESIGN §2 in one place."""
+
+from __future__ import annotations
+
+EVENTS_EXCHANGE = "herald.events"  # topic; routing key <source>.<type>
+WORK_EXCHANGE = "herald.work"  # direct; nudges between stages
+BROWSER_EXCHANGE = "herald.browser"  # fanout; the websocket gateway's personal channel
+DLX_EXCHANGE = "herald.dlx"  # direct; dead letters, routed by the queue's name
+
+INGEST_QUEUE = "herald.ingest"
+PROCESS_QUEUE = "herald.process"
+SEND_QUEUE = "herald.send"
+
+PROCESS_KEY = "process"
+SEND_KEY = "send"
+
+# A message that fails this many times (a bug, not an outage) is dead-lettered.
+DELIVERY_LIMIT = 5
+
+
+def dead_letter_queue(queue: str) -> str:
+    return f"{queue}.dead"

@@ -1,0 +1,1 @@
+"""Database: engine, sessions, models (PostgreSQL in production, SQLite embedded)."""

@@ -1,0 +1,319 @@
+"""The data model of DESIGN §4. One Alembic history covers it (migrations/)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT identity on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+TZ = DateTime(timezone=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    DENIED = "DENIED"
+    SKIPPED = "SKIPPED"
+    DIGEST = "DIGEST"
+    DIGESTED = "DIGESTED"
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "source_event_id", name="uq_events_idempotency"),
+        Index("ix_events_status_received", "status", "received_at"),
+        Index("ix_events_entity", "tenant", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str | None] = mapped_column(String(128))
+    source_event_id: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str | None] = mapped_column(String(128))
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(128))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    occurred_at: Mapped[datetime | None] = mapped_column(TZ)
+    body: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # rejected rows keep the raw bytes and headers exactly as they arrived
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="ru")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    roles: Mapped[list[str]] = mapped_column(Json, default=list)
+    company_id: Mapped[str | None] = mapped_column(String(128))
+    manager_id: Mapped[str | None] = mapped_column(String(128))
+    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class EventType(Base):
+    __tablename__ = "event_types"
+
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)  # "<source>.<type>"
+    source: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(256), default="")
+    category: Mapped[str] = mapped_column(String(64), default="general")
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    digestible: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_channels: Mapped[list[str]] = mapped_column(Json, default=list)
+    default_locale: Mapped[str] = mapped_column(String(16), default="ru")
+    notify_actor: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Template(Base):
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("event_type", "channel", "locale", name="uq_templates_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # an event type key, "*" for the channel default, "herald.digest" for digests
+    event_type: Mapped[str] = mapped_column(String(256))
+    channel: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
+        Index("ix_notifications_inbox", "tenant", "user_id", "id"),
+        Index(
+            "ix_notifications_unread",
+            "tenant",
+            "user_id",
+            "source",
+            postgresql_where=text("read_at IS NULL AND archived_at IS NULL"),
+            sqlite_where=text("read_at IS NULL AND archived_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(256))  # "direct:assignee", "subscription:12"
+    source: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(128))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(TZ)
+    archived_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # one live delivery per notification and channel; SKIPPED rows are kept for the record
+        Index(
+            "uq_deliveries_live",
+            "notification_id",
+            "channel",
+            unique=True,
+            postgresql_where=text("status <> 'SKIPPED'"),
+            sqlite_where=text("status <> 'SKIPPED'"),
+        ),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_user", "tenant", "user_id", "channel", "status"),
+        Index("ix_deliveries_digest", "digest_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # NULL for a digest's own delivery (digests.delivery_id points at it)
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(256), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
+    locked_until: Mapped[datetime | None] = mapped_column(TZ)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(256))
+    digest_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class DeliveryAttempt(Base):
+    """Every attempt and its outcome: the trail the admin shows ("I never got it")."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent / retry / failed / denied
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index("ix_subscriptions_match", "tenant", "source", "entity_type", "project_id"),
+        Index("ix_subscriptions_user", "tenant", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(128))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(128))
+    filter: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    channels: Mapped[list[str]] = mapped_column(Json, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class ChannelPreference(Base):
+    __tablename__ = "channel_preferences"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)  # a module or "*"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # instant / digest / off
+
+
+class DigestSchedule(Base):
+    __tablename__ = "digest_schedules"
+    __table_args__ = (Index("ix_digest_schedules_due", "next_run_at"),)
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    days_of_week: Mapped[list[int]] = mapped_column(Json, default=list)  # 0 = Monday
+    time_of_day: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM local
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    window_start: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class Digest(Base):
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("tenant", "user_id", "channel", "window_end", name="uq_digests_window"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(TZ)
+    window_end: Mapped[datetime] = mapped_column(TZ)
+    status: Mapped[str] = mapped_column(String(16), default="built")
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class TelegramLink(Base):
+    """One-time deep-link tokens: /start <token> binds a chat to a user."""
+
+    __tablename__ = "telegram_links"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(TZ)
+    used_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    username: Mapped[str] = mapped_column(String(128), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

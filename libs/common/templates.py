@@ -1,0 +1,90 @@
+"""Template rendering in Jinja2's immutable sandbox (DESIGN §4, §13).
+
+Admin-edited templates must never reach Python internals nor hang a worker: the sandbox blocks
+attribute tricks, and ``range`` is capped so ``range(10**9)`` fails fast instead of eating RAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, select_autoescape
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from libs.common.errors import PermanentError
+
+MAX_RANGE = 1_000  # a digest lists at most a few hundred items
+MAX_OUTPUT_CHARS = 200_000  # ~200 KB: far above any real e-mail, far below a memory problem
+
+
+class TemplateRenderError(PermanentError):
+    """A template failed to compile or render; the message says where and why."""
+
+
+class _HeraldSandbox(ImmutableSandboxedEnvironment):
+    def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if obj is range and args and any(isinstance(a, int) and abs(a) > MAX_RANGE for a in args):
+            raise SecurityError(f"range() larger than {MAX_RANGE} is not allowed in templates")
+        return super().call(context, obj, *args, **kwargs)
+
+
+@lru_cache(maxsize=2)
+def environment(html: bool) -> ImmutableSandboxedEnvironment:
+    env = _HeraldSandbox(
+        autoescape=select_autoescape(default=html, default_for_string=html),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["range"] = range
+    return env
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    body_html: str | None = None
+
+
+def render_string(source: str, context: dict[str, Any], *, html: bool = False) -> str:
+    try:
+        template = _compile(source, html)
+        out = str(template.render(context))
+    except SecurityError as exc:
+        raise TemplateRenderError(f"sandbox: {exc}") from exc
+    except TemplateError as exc:
+        lineno = getattr(exc, "lineno", None)
+        where = f" (line {lineno})" if lineno else ""
+        raise TemplateRenderError(f"{type(exc).__name__}{where}: {exc}") from exc
+    except (TypeError, ValueError, AttributeError, ArithmeticError, OverflowError) as exc:
+        raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from exc
+    if len(out) > MAX_OUTPUT_CHARS:
+        raise TemplateRenderError(f"output exceeds {MAX_OUTPUT_CHARS} characters")
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _compile(source: str, html: bool) -> Any:
+    return environment(html).from_string(source)
+
+
+def validate_template(source: str, *, html: bool = False) -> None:
+    """Compile only (syntax); used when an operator saves a template."""
+    try:
+        environment(html).parse(source)
+    except TemplateError as exc:
+        raise TemplateRenderError(
+            f"syntax error (line {getattr(exc, 'lineno', '?')}): {exc}"
+        ) from exc
+
+
+def render(subject: str, body: str, body_html: str | None, context: dict[str, Any]) -> Rendered:
+    return Rendered(
+        subject=render_string(subject, context).strip(),
+        body=render_string(body, context),
+        body_html=render_string(body_html, context, html=True) if body_html else None,
+    )

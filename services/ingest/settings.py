@@ -1,0 +1,13 @@
+"""Ingest's settings: database, broker, producers' API keys, queue bindings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.common.settings import BusSettings, DatabaseSettings, ServiceKeySettings
+
+
+class IngestSettings(DatabaseSettings, BusSettings, ServiceKeySettings):
+    ingest_bindings: list[str] = Field(
+        default=["#"], description="routing keys bound from herald.events to herald.ingest"
+    )

@@ -1,0 +1,84 @@
+"""Fixtures: every test gets its own PostgreSQL database and, when it asks, its own vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+from libs.common.db.migrate import upgrade
+from libs.common.seed import seed_defaults
+from tests.infra import (
+    TEST_DATABASE_URL,
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    unique_name,
+    with_database,
+)
+
+
+def _in_thread(fn: Callable[[], T]) -> T:
+    """Session fixtures may be set up while a test's loop runs: use a loop of their own."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def template_database() -> Iterator[str]:
+    """Migrated and seeded once; each test copies it (CREATE DATABASE … TEMPLATE)."""
+    name = unique_name(f"herald_tmpl_{os.getpid()}")
+    url = with_database(TEST_DATABASE_URL, name)
+
+    async def seed() -> None:
+        engine = make_engine(url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            await seed_defaults(session)
+        await engine.dispose()
+
+    def build() -> None:
+        asyncio.run(create_database(name))
+        upgrade(url)
+        asyncio.run(seed())
+
+    _in_thread(build)
+    yield name
+    _in_thread(lambda: asyncio.run(drop_database(name)))
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    name = unique_name("herald_t")
+    await create_database(name, template=template_database)
+    yield with_database(TEST_DATABASE_URL, name)
+    await drop_database(name)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def amqp_url() -> AsyncIterator[str]:
+    name = unique_name("herald_t")
+    url = await create_vhost(name)
+    yield url
+    await delete_vhost(name)
