@@ -43,7 +43,6 @@ async def test_thin_slice_on_sqlite_and_memory_bus(tmp_path: Path) -> None:
 
 async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    common = {"database_url": db_url, "amqp_url": amqp_url}
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
     async with transaction(sessions) as session:
@@ -60,11 +59,21 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
 
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
-            running(ingest_app(IngestSettings(**common, api_keys={API_KEY: "*"})))
+            running(
+                ingest_app(
+                    IngestSettings(database_url=db_url, amqp_url=amqp_url, api_keys={API_KEY: "*"})
+                )
+            )
         )
-        await stack.enter_async_context(running(processor_app(ProcessorSettings(**common))))
         await stack.enter_async_context(
-            running(sender_app(SenderSettings(**common, outbox_dir=outbox)))
+            running(processor_app(ProcessorSettings(database_url=db_url, amqp_url=amqp_url)))
+        )
+        await stack.enter_async_context(
+            running(
+                sender_app(
+                    SenderSettings(database_url=db_url, amqp_url=amqp_url, outbox_dir=outbox)
+                )
+            )
         )
         # over the broker, with confirms
         producer = EventProducer.amqp(amqp_url)
