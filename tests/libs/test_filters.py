@@ -1,0 +1,104 @@
+"""Every operator of DESIGN §5.2, and validation naming the bad condition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.common.filters import FilterError, MatchContext, Person, matches, parse_filter
+
+NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)
+ATTRS = {
+    "section": "basement",
+    "amount": 2_000_000,
+    "deadline": "2026-12-01",
+    "responsible": ["u-17", "u-18"],
+    "contractor": "u-40",
+}
+PEOPLE = {
+    "u-17": Person(frozenset({"designer"}), "c-1"),
+    "u-18": Person(frozenset({"engineer"}), "c-2"),
+    "u-40": Person(frozenset({"installer"}), "c-5"),
+}
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        ({"field": "section", "op": "eq", "value": "basement"}, True),
+        ({"field": "section", "op": "eq", "value": "roof"}, False),
+        ({"field": "section", "op": "ne", "value": "roof"}, True),
+        ({"field": "section", "op": "in", "value": ["roof", "basement"]}, True),
+        ({"field": "section", "op": "not_in", "value": ["basement"]}, False),
+        ({"field": "amount", "op": "gte", "value": 1_000_000}, True),
+        ({"field": "amount", "op": "lte", "value": 1_000_000}, False),
+        ({"field": "amount", "op": "between", "value": [1e6, 5e6]}, True),
+        ({"field": "amount", "op": "between", "value": [3e6, 5e6]}, False),
+        ({"field": "deadline", "op": "gte", "value": "2026-11-30"}, True),
+        ({"field": "deadline", "op": "between", "value": ["2026-11-01", "2026-11-30"]}, False),
+        ({"field": "deadline", "op": "within_days", "value": 7}, True),
+        ({"field": "deadline", "op": "within_days", "value": 4}, False),
+        ({"field": "responsible", "op": "users_any", "value": ["u-18"]}, True),
+        ({"field": "responsible", "op": "users_any", "value": ["u-99"]}, False),
+        ({"field": "responsible", "op": "roles_any", "value": ["designer"]}, True),
+        ({"field": "responsible", "op": "roles_any", "value": ["installer"]}, False),
+        ({"field": "contractor", "op": "roles_any", "value": ["installer"]}, True),
+        ({"field": "contractor", "op": "companies_any", "value": ["c-5"]}, True),
+        ({"field": "responsible", "op": "companies_any", "value": ["c-5"]}, False),
+        ({"field": "missing", "op": "eq", "value": "x"}, False),
+        ({"field": "missing", "op": "within_days", "value": 7}, False),
+        ({"field": "section", "op": "gte", "value": 5}, False),
+    ],
+)
+def test_operator(cond: dict[str, object], expected: bool) -> None:
+    conditions = parse_filter([cond])
+    assert matches(conditions, ATTRS, MatchContext(NOW, PEOPLE)) is expected
+
+
+def test_within_days_looks_both_ways() -> None:
+    past = {"deadline": "2026-11-20"}
+    assert matches(
+        parse_filter([{"field": "deadline", "op": "within_days", "value": 7}]),
+        past,
+        MatchContext(NOW),
+    )
+
+
+def test_all_conditions_must_hold() -> None:
+    conds = parse_filter(
+        [
+            {"field": "section", "op": "eq", "value": "basement"},
+            {"field": "responsible", "op": "roles_any", "value": ["installer"]},
+        ]
+    )
+    assert not matches(conds, ATTRS, MatchContext(NOW, PEOPLE))
+
+
+@pytest.mark.parametrize(
+    ("raw", "index", "fragment"),
+    [
+        ([{"field": "a", "op": "like", "value": 1}], 0, "op"),
+        (
+            [{"field": "a", "op": "eq", "value": 1}, {"field": "b", "op": "in", "value": 3}],
+            1,
+            "non-empty list",
+        ),
+        ([{"field": "d", "op": "within_days", "value": "7"}], 0, "whole number"),
+        ([{"field": "a", "op": "between", "value": [5, 1]}], 0, "low <= high"),
+        ([{"field": "a", "op": "between", "value": [1, "2026-01-01"]}], 0, "same kind"),
+        ([{"field": "a", "op": "gte", "value": "soon"}], 0, "ISO date"),
+        ([{"field": "r", "op": "roles_any", "value": []}], 0, "non-empty"),
+        ([{"field": "a", "op": "eq", "value": 1, "extra": 2}], 0, "extra"),
+    ],
+)
+def test_invalid_filters_name_the_condition(raw: object, index: int, fragment: str) -> None:
+    with pytest.raises(FilterError) as err:
+        parse_filter(raw)
+    assert err.value.index == index
+    assert fragment in str(err.value)
+
+
+def test_not_a_list() -> None:
+    with pytest.raises(FilterError, match="list of conditions"):
+        parse_filter({"field": "a"})
