@@ -6,11 +6,37 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from libs.common.auth import JwtSettings, issue_token
+from services.ingest.settings import IngestSettings
+
 API_KEY = "test-producer-key-0123456789"
+JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnop"
+JWT_AUDIENCE = "herald-test"
+JWT_ISSUER = "https://sso.test"
+
+
+def ingest_settings(database_url: str, amqp_url: str, **overrides: Any) -> IngestSettings:
+    """Ingest settings for tests: one producer key allowed any source, HS256 user tokens."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "amqp_url": amqp_url,
+        "api_keys": {API_KEY: "*"},
+        "jwt_secret": JWT_SECRET,
+        "jwt_audience": JWT_AUDIENCE,
+        "jwt_issuer": JWT_ISSUER,
+        **overrides,
+    }
+    return IngestSettings(**values)
+
+
+def user_token(user_id: str, tenant: str = "default", **claims: Any) -> str:
+    settings = JwtSettings(jwt_secret=JWT_SECRET, jwt_audience=JWT_AUDIENCE, jwt_issuer=JWT_ISSUER)
+    return issue_token(settings, user_id, tenant, **claims)
 
 
 @asynccontextmanager

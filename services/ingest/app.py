@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.common.auth import TokenVerifier
 from libs.common.health import health_router
 from libs.common.resources import Resources
 from services.ingest.consumer import IngestConsumer, ingest_queue
@@ -34,6 +35,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
 
     app = FastAPI(title="Herald ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
     app.include_router(health_router(lambda: app.state.resources.checks()))
     app.include_router(events_router)
     return app

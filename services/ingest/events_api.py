@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from libs.common.auth import match_api_key
 from libs.common.db.engine import transaction
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.envelope import MAX_EVENT_BYTES, EventEnvelope, validate_body
 from services.ingest import metrics as m
+from services.ingest.auth_deps import CallingService
 from services.ingest.intake import store_event
 from services.ingest.nudge import nudge_processor
 
@@ -25,13 +25,6 @@ router = APIRouter(prefix="/v1", tags=["events"])
 class Accepted(BaseModel):
     ids: list[str]
     duplicates: list[bool]
-
-
-def producer(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> str:
-    name = match_api_key(request.app.state.settings.api_keys, x_api_key)
-    if name is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
-    return name
 
 
 @router.post(
@@ -59,7 +52,7 @@ def producer(request: Request, x_api_key: Annotated[str | None, Header()] = None
         }
     },
 )
-async def post_events(request: Request, caller: Annotated[str, Depends(producer)]) -> Accepted:
+async def post_events(request: Request, caller: CallingService) -> Accepted:
     envelopes, bodies = await _read(request)
     for env in envelopes:
         if caller != "*" and env.source != caller:

@@ -17,12 +17,11 @@ from libs.common.db.models import Delivery, DeliveryStatus, Event, Notification,
 from libs.common.producer import EventProducer
 from libs.common.seed import seed_defaults
 from services.ingest.app import create_app as ingest_app
-from services.ingest.settings import IngestSettings
 from services.processor.app import create_app as processor_app
 from services.processor.settings import ProcessorSettings
 from services.sender.app import create_app as sender_app
 from services.sender.settings import SenderSettings
-from tests.apps import API_KEY, eventually, running
+from tests.apps import API_KEY, eventually, ingest_settings, running
 
 
 async def test_thin_slice_on_postgres_and_rabbitmq(
@@ -59,11 +58,7 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
 
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
-            running(
-                ingest_app(
-                    IngestSettings(database_url=db_url, amqp_url=amqp_url, api_keys={API_KEY: "*"})
-                )
-            )
+            running(ingest_app(ingest_settings(db_url, amqp_url)))
         )
         await stack.enter_async_context(
             running(processor_app(ProcessorSettings(database_url=db_url, amqp_url=amqp_url)))
@@ -103,9 +98,7 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
 
 
 async def test_http_rejects_bad_key_and_bad_body(database_url: str, amqp_url: str) -> None:
-    settings = IngestSettings(
-        database_url=database_url, amqp_url=amqp_url, api_keys={API_KEY: "tenders"}
-    )
+    settings = ingest_settings(database_url, amqp_url, api_keys={API_KEY: "tenders"})
     async with running(ingest_app(settings, consume=False)) as http:
         assert (await http.post("/v1/events", json=sample_event())).status_code == 401
         other = {**sample_event(), "source": "approvals"}

@@ -1,0 +1,44 @@
+"""FastAPI dependencies: the user behind a Bearer JWT, the service behind an X-API-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from libs.common.auth import AuthError, Principal, TokenVerifier, match_api_key
+
+_bearer = HTTPBearer(auto_error=False, description="a user JWT (sub, tenant, aud, iss, exp)")
+
+
+async def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Every user-facing query is scoped to this principal's (tenant, user_id)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing Bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return await verifier.averify(credentials.credentials)
+    except AuthError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, exc.reason, headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+
+
+def calling_service(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> str:
+    """The name a valid service API key maps to (HERALD_API_KEYS); 401 otherwise."""
+    name = match_api_key(request.app.state.settings.api_keys, x_api_key)
+    if name is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
+    return name
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+CallingService = Annotated[str, Depends(calling_service)]
