@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from herald.dlq import app as dlq_app
 from herald.emit import DEV_API_KEY, load_event
 from herald.services import Service, build_asgi, load_settings
 from herald.settings_errors import explain
@@ -33,6 +34,9 @@ def run(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "0.0.0.0",
     port: Annotated[int | None, typer.Option(help="port (default: the service's own)")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    workers: Annotated[
+        int, typer.Option(min=1, help="websocket only: processes sharing the port (SO_REUSEPORT)")
+    ] = 1,
 ) -> None:
     """Run one service in the foreground (production: one process per service).
 
@@ -46,11 +50,11 @@ def run(
         settings = load_settings(service)
     except ValidationError as exc:
         _fail(explain(service.value, exc))
-    bind_port = port or service.default_port
+    bind_port = service.default_port if port is None else port  # 0: an ephemeral port
     if service is Service.websocket:
-        from services.websocket.app import run as run_gateway
+        from services.websocket.workers import serve_gateway
 
-        asyncio.run(run_gateway(settings, host, bind_port))
+        serve_gateway(settings, host, bind_port, workers, log_level)
         return
     import uvicorn
 
@@ -144,6 +148,49 @@ def emit(
         f"sent {event['source']}.{event['type']} id={event['id']}"
         + (f" stored as {stored}" if stored else " (confirmed by the broker)")
     )
+
+
+@app.command()
+def reprocess(event_id: Annotated[str, typer.Argument(help="the event's id (events.id)")]) -> None:
+    """Retry a failed event: reset it to received (attempts 0) and nudge the processor."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from herald.reprocess import CannotReprocess, reprocess_from_settings
+    from libs.common.errors import HeraldError
+
+    try:
+        typer.echo(asyncio.run(reprocess_from_settings(event_id)))
+    except ValidationError as exc:
+        _fail(explain("processor", exc))
+    except CannotReprocess as exc:
+        _fail(str(exc))
+    except (SQLAlchemyError, HeraldError, OSError) as exc:  # database or broker unreachable
+        _fail(f"not reprocessed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+app.add_typer(dlq_app, name="dlq")  # herald dlq count|replay
+
+
+@app.command("admin-user")
+def admin_user(
+    username: Annotated[str, typer.Argument(help="the admin's login name")],
+    print_hash: Annotated[
+        bool, typer.Option(help="only print the hash, for HERALD_ADMIN_USERS")
+    ] = False,
+) -> None:
+    """Create an admin UI account (or change its password) in HERALD_DATABASE_URL; the
+    password is asked for, never passed on the command line."""
+    from herald.admin_users import run_admin_user
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _fail_or_echo(run_admin_user(username, password, print_hash))
+
+
+def _fail_or_echo(result: tuple[bool, str]) -> None:
+    ok, text = result
+    if not ok:
+        _fail(text)
+    typer.echo(text)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import EventType, Recipient, Subscription
+from libs.common.db.models import ChannelPreference, EventType, Recipient, Subscription, Template
 
 DEMO_USERS = [
     # user, e-mail, locale, roles, manager
@@ -70,4 +70,35 @@ async def seed_demo(session: AsyncSession) -> None:
             channels=["browser"],
         )
     )
+    session.add_all(_demo_admin_rows())
     await session.flush()
+
+
+# What the admin UI shows from the first click: a type-specific e-mail template to edit and
+# preview (ru + en) and a per-module preference (u-21 reads approvals in a digest).
+_REQ_SUBJECT = "[{{ event.source }}] {{ payload.title | default(event.type) }}"
+_REQ_BODY = {
+    "ru": "Новое требование по тендеру {{ entity.id }}: {{ payload.title }}\n"
+    "Срок: {{ entity.attributes.deadline | default('не указан') }}\n",
+    "en": "New requirement on tender {{ entity.id }}: {{ payload.title }}\n"
+    "Deadline: {{ entity.attributes.deadline | default('none') }}\n",
+}
+
+
+def _demo_admin_rows() -> list[Template | ChannelPreference]:
+    rows: list[Template | ChannelPreference] = [
+        Template(
+            event_type="tenders.tender.requirement_added",
+            channel="email",
+            locale=locale,
+            subject=_REQ_SUBJECT,
+            body=body,
+        )
+        for locale, body in _REQ_BODY.items()
+    ]
+    rows.append(
+        ChannelPreference(
+            tenant="default", user_id="u-21", source="approvals", channel="email", mode="digest"
+        )
+    )
+    return rows

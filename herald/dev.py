@@ -14,6 +14,8 @@ import uvicorn
 
 from herald.emit import DEV_API_KEY
 from herald.services import Service, build_asgi, load_settings
+from services.acl_mediator.dev import write_dev_modules_file
+from services.ingest.admin.devlogin import DEV_ADMIN_USER, dev_admin_environment, dev_admin_password
 
 
 class _Embedded(uvicorn.Server):
@@ -40,8 +42,17 @@ def dev_environment(data_dir: Path) -> dict[str, str]:
         "HERALD_OUTBOX_DIR": str((data_dir / "outbox").resolve()),
         "HERALD_MEDIATOR_URL": "http://127.0.0.1:8002",
         "HERALD_MEDIATOR_API_KEY": DEV_API_KEY,
+        "HERALD_ACL_MODULES_FILE": str(write_dev_modules_file(data_dir)),
         "HERALD_WS_ALLOWED_ORIGINS": '["http://127.0.0.1:8000", "http://localhost:8000"]',
+        **_dev_feeds(),
+        **dev_admin_environment(data_dir),
     }
+
+
+def _dev_feeds() -> dict[str, str]:
+    """The example entity feeds (deploy/config/websocket.yaml) when run from a checkout."""
+    feeds = Path(__file__).resolve().parents[1] / "deploy" / "config" / "websocket.yaml"
+    return {"HERALD_WS_FEEDS_FILE": str(feeds)} if feeds.exists() else {}
 
 
 async def prepare(url: str) -> None:
@@ -80,6 +91,7 @@ async def run_dev(data_dir: Path, host: str) -> None:
             lifespan="on",
         )
         servers.append(_Embedded(config))
+    servers.append(_Embedded(_reference_backend_config()))
     from services.websocket.app import run as run_gateway
 
     tasks = [asyncio.create_task(s.serve()) for s in servers]
@@ -101,10 +113,26 @@ async def run_dev(data_dir: Path, host: str) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _reference_backend_config() -> uvicorn.Config:
+    """The reference permissions backend the dev mediator asks (services/acl_mediator/dev.py)."""
+    from services.acl_mediator.dev import REFERENCE_DEV_HOST, REFERENCE_DEV_PORT, dev_reference_app
+
+    app = dev_reference_app(os.environ["HERALD_DATABASE_URL"])
+    return uvicorn.Config(
+        app,
+        host=REFERENCE_DEV_HOST,
+        port=REFERENCE_DEV_PORT,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+
+
 def _banner(host: str, data_dir: Path) -> None:
     from libs.common.auth import JwtSettings, issue_token
 
     token = issue_token(JwtSettings(), "u-17", "default", ttl_s=7 * 24 * 3600)
+    admin_password = dev_admin_password(data_dir)
     print(
         f"""
 Herald dev is running (SQLite + in-memory bus, demo data).
@@ -113,9 +141,12 @@ Herald dev is running (SQLite + in-memory bus, demo data).
   permissions         http://{host}:8002
   processor health    http://{host}:8003/healthz
   sender health       http://{host}:8004/healthz
+  reference module    http://127.0.0.1:8005   (permissions backend the mediator asks)
   e-mail outbox       {(data_dir / "outbox").resolve()}
   producer API key    {DEV_API_KEY}
   token for user u-17 {token}
+  admin UI            http://{host}:8000/admin   login {DEV_ADMIN_USER} / {admin_password}
+  live inbox page     http://{host}:8000/inbox/#token={token}
 
 Try it:  herald emit        (sends a sample tender event; an e-mail appears in the outbox)
 Stop:    Ctrl-C

@@ -21,6 +21,7 @@ HMAC_ALGS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGS = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}
 LEEWAY_S = 10  # clock skew between the token issuer and us
 JWKS_CACHE_S = 300
+JWKS_TIMEOUT_S = 5  # PyJWT's default is 30 s: a hung key server would pin a thread per request
 
 
 class AuthError(HeraldError):
@@ -29,6 +30,10 @@ class AuthError(HeraldError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class KeysUnavailable(AuthError):
+    """The key server (JWKS URL) could not be reached: our outage, not a bad token."""
 
 
 class JwtSettings(HeraldSettings):
@@ -68,7 +73,12 @@ class TokenVerifier:
     def __init__(self, settings: JwtSettings) -> None:
         self._s = settings
         self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=JWKS_CACHE_S)
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cache_keys=True,
+                lifespan=JWKS_CACHE_S,
+                timeout=JWKS_TIMEOUT_S,
+            )
             if settings.jwt_jwks_url
             else None
         )
@@ -79,6 +89,8 @@ class TokenVerifier:
         if self._jwks is not None:
             try:
                 return self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientConnectionError as exc:
+                raise KeysUnavailable(f"signing keys unavailable: {exc}") from exc
             except jwt.PyJWKClientError as exc:
                 raise AuthError(f"no signing key: {exc}") from exc
         return self._s.jwt_public_key

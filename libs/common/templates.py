@@ -17,6 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from libs.common.errors import PermanentError
 
 MAX_RANGE = 1_000  # a digest lists at most a few hundred items
+MAX_EXPONENT = 100
 MAX_OUTPUT_CHARS = 200_000  # ~200 KB: far above any real e-mail, far below a memory problem
 
 
@@ -25,6 +26,19 @@ class TemplateRenderError(PermanentError):
 
 
 class _HeraldSandbox(ImmutableSandboxedEnvironment):
+    # `'x' * 10**9` or `10**10**10` would eat memory/CPU before any output cap could help
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent larger than {MAX_EXPONENT} is not allowed")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > MAX_OUTPUT_CHARS:
+                    raise SecurityError("repetition result too large")
+        return super().call_binop(context, operator, left, right)
+
     def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
         if obj is range and args and any(isinstance(a, int) and abs(a) > MAX_RANGE for a in args):
             raise SecurityError(f"range() larger than {MAX_RANGE} is not allowed in templates")
@@ -53,7 +67,7 @@ class Rendered:
 def render_string(source: str, context: dict[str, Any], *, html: bool = False) -> str:
     try:
         template = _compile(source, html)
-        out = str(template.render(context))
+        out = _render(template, context)
     except SecurityError as exc:
         raise TemplateRenderError(f"sandbox: {exc}") from exc
     except TemplateError as exc:
@@ -70,6 +84,20 @@ def render_string(source: str, context: dict[str, Any], *, html: bool = False) -
 @lru_cache(maxsize=1024)
 def _compile(source: str, html: bool) -> Any:
     return environment(html).from_string(source)
+
+
+def _render(template: Any, context: dict[str, Any]) -> str:
+    """``template.render(context)`` at half the cost: Template.render merges the globals
+    ChainMap into a fresh dict on every call (~15 us); the processor renders ~6 texts per
+    event, so the globals are merged once here and the context is built with shared=True."""
+    variables = {**_globals(template.environment), **context}
+    return str(template.environment.concat(template.root_render_func(
+        template.new_context(variables, shared=True))))  # fmt: skip
+
+
+@lru_cache(maxsize=2)
+def _globals(env: Any) -> dict[str, Any]:
+    return dict(env.globals)
 
 
 def validate_template(source: str, *, html: bool = False) -> None:

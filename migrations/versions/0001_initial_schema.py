@@ -128,6 +128,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_events_entity", "events", ["tenant", "entity_type", "entity_id"], unique=False
     )
+    op.create_index(
+        "ix_events_recent",
+        "events",
+        ["tenant", "source", "entity_type", "received_at"],
+        unique=False,
+    )
     op.create_index("ix_events_status_received", "events", ["status", "received_at"], unique=False)
     op.create_table(
         "recipients",
@@ -252,10 +258,17 @@ def upgrade() -> None:
         "ix_notifications_inbox", "notifications", ["tenant", "user_id", "id"], unique=False
     )
     op.create_index(
+        "ix_notifications_source",
+        "notifications",
+        ["tenant", "user_id", "source", "id"],
+        unique=False,
+    )
+    op.create_index(
         "ix_notifications_unread",
         "notifications",
-        ["tenant", "user_id", "source"],
+        ["tenant", "user_id", "id"],
         unique=False,
+        postgresql_include=["source"],
         postgresql_where=sa.text("read_at IS NULL AND archived_at IS NULL"),
         sqlite_where=sa.text("read_at IS NULL AND archived_at IS NULL"),
     )
@@ -357,6 +370,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("read_at IS NULL AND archived_at IS NULL"),
         sqlite_where=sa.text("read_at IS NULL AND archived_at IS NULL"),
     )
+    op.drop_index("ix_notifications_source", table_name="notifications")
     op.drop_index("ix_notifications_inbox", table_name="notifications")
     op.drop_table("notifications")
     op.drop_table("templates")
@@ -366,6 +380,7 @@ def downgrade() -> None:
     op.drop_table("subscriptions")
     op.drop_table("recipients")
     op.drop_index("ix_events_status_received", table_name="events")
+    op.drop_index("ix_events_recent", table_name="events")
     op.drop_index("ix_events_entity", table_name="events")
     op.drop_table("events")
     op.drop_table("event_types")

@@ -1,11 +1,30 @@
-"""Permissions mediator settings."""
+"""Permissions mediator settings (DESIGN §14): callers' keys, module backends, cache TTLs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field, field_validator
+
 from libs.common.settings import ServiceKeySettings
+from services.acl_mediator.modules import ModulesFile, load_modules
 
 
 class MediatorSettings(ServiceKeySettings):
-    acl_modules_file: Path | None = None
+    acl_modules_file: Path | None = Field(
+        default=None, description="YAML: module name → base_url, timeout_s, auth_header"
+    )
+    # a grant is kept longer than a denial: a wrongly kept denial delays a notification,
+    # a wrongly kept grant shows someone an object for at most this long after revocation
+    acl_grant_ttl_s: float = Field(default=30.0, gt=0, le=3600)
+    acl_deny_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    acl_cache_size: int = Field(default=200_000, ge=1, le=10_000_000)
+
+    @field_validator("acl_modules_file")
+    @classmethod
+    def _valid_modules_file(cls, value: Path | None) -> Path | None:
+        load_modules(value)  # refuse to start on a broken file, naming the problem
+        return value
+
+    def modules(self) -> ModulesFile:
+        return load_modules(self.acl_modules_file)

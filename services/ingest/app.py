@@ -10,9 +10,16 @@ from fastapi import FastAPI
 from libs.common.auth import TokenVerifier
 from libs.common.health import health_router
 from libs.common.resources import Resources
+from services.ingest.admin import mount_admin
 from services.ingest.consumer import IngestConsumer, ingest_queue
+from services.ingest.digest_api import router as digest_router
+from services.ingest.errors import install_error_handlers
 from services.ingest.events_api import router as events_router
+from services.ingest.recipients_api import router as recipients_router
 from services.ingest.settings import IngestSettings
+from services.ingest.static import mount_inbox_page
+from services.ingest.telegram_api import router as telegram_router
+from services.ingest.user_api import user_api_router
 
 
 def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
@@ -22,15 +29,18 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
         app.state.resources = resources
         consumer = None
         if consume:
-            handler = IngestConsumer(resources.sessions, resources.bus)
-            consumer = await resources.bus.consume(
-                ingest_queue(settings.ingest_bindings), handler.handle, settings.amqp_prefetch
+            consumer = IngestConsumer(
+                resources.sessions,
+                resources.bus,
+                batch_size=settings.ingest_batch_size,
+                linger_s=settings.ingest_batch_linger_ms / 1000,
             )
+            await consumer.start(ingest_queue(settings.ingest_bindings), settings.amqp_prefetch)
         try:
             yield
         finally:
-            if consumer is not None:
-                await consumer.cancel()
+            if consumer is not None:  # graceful: store and ack what was delivered, then close
+                await consumer.stop()
             await resources.close()
 
     app = FastAPI(title="Herald ingest", version="1", lifespan=lifespan)
@@ -38,4 +48,11 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings)
     app.include_router(health_router(lambda: app.state.resources.checks()))
     app.include_router(events_router)
+    app.include_router(recipients_router)
+    app.include_router(user_api_router())
+    app.include_router(digest_router)
+    app.include_router(telegram_router)
+    install_error_handlers(app)
+    mount_admin(app, settings)
+    mount_inbox_page(app)
     return app

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.common.auth import AuthError, Principal, TokenVerifier, match_api_key
+from libs.common.auth import (
+    AuthError,
+    KeysUnavailable,
+    Principal,
+    TokenVerifier,
+    match_api_key,
+)
 
 _bearer = HTTPBearer(auto_error=False, description="a user JWT (sub, tenant, aud, iss, exp)")
 
@@ -26,6 +32,10 @@ async def current_user(
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return await verifier.averify(credentials.credentials)
+    except KeysUnavailable as exc:  # 401 would make a frontend log the user out
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, exc.reason, headers={"Retry-After": "5"}
+        ) from exc
     except AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, exc.reason, headers={"WWW-Authenticate": "Bearer"}

@@ -1,57 +1,213 @@
-"""The AMQP consumer: validate, store, commit, then ack (the bus wrapper acks on return)."""
+"""The AMQP consumer: micro-batches, one transaction per batch, ack only after the commit.
+
+Messages are decoded as they arrive and queued; a few flushers each take up to ``batch_size``
+of them (waiting at most ``linger_s`` for a batch to fill) and store them with one multi-row
+insert. One transaction per message tops out near the database's commit rate; a batch of 100
+amortises it. Failure handling, per batch:
+
+* the database is unreachable (``outage.is_transient``) → keep the messages unacked and retry
+  the same batch with backoff, forever: an outage is waited out, nothing is acked or dropped;
+* any other failure → store the batch's messages one by one to isolate the culprit; the ones
+  that store are acked, the culprit is nacked back to the queue, and past the quorum queue's
+  delivery limit RabbitMQ moves it to ``herald.ingest.dead`` (``herald dlq replay``).
+
+``stop()`` is the graceful SIGTERM path: cancel the subscription, store and ack everything
+already delivered, then return; the caller closes the channel.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus, Message, QueueSpec
+from libs.common.bus.base import TRANSIENT_BACKOFF_S, Consumer
 from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE
 from libs.common.db.engine import transaction
-from libs.common.errors import TransientError, ValidationFailed
-from libs.common.schemas.envelope import parse_envelope
 from services.ingest import metrics as m
-from services.ingest.intake import store_event, store_rejected
+from services.ingest.decode import Accepted, Decoded, Rejected, decode
+from services.ingest.intake import store_events, store_rejected
 from services.ingest.nudge import nudge_processor
+from services.ingest.outage import is_transient
+
+log = logging.getLogger("herald.ingest.consumer")
+
+STORE_TIMEOUT_S = 30.0  # a hung database is treated like an unreachable one, not waited on forever
+SHUTDOWN_DRAIN_S = 20.0  # SIGTERM: time to store what was delivered; the rest goes back unacked
 
 
 def ingest_queue(bindings: list[str]) -> QueueSpec:
     return QueueSpec(INGEST_QUEUE, bindings=[(EVENTS_EXCHANGE, key) for key in bindings])
 
 
+@dataclass(frozen=True)
+class _Item:
+    message: Message
+    decoded: Decoded
+
+
+class _Abandoned(Exception):
+    """Shutting down during an outage: leave the batch unacked; the broker redelivers it."""
+
+
 class IngestConsumer:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        *,
+        batch_size: int = 100,
+        linger_s: float = 0.005,
+        flushers: int = 2,
+    ) -> None:
         self._sessions, self._bus = sessions, bus
+        self._batch_size, self._linger_s, self._flushers = batch_size, linger_s, flushers
+        self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscription: Consumer | None = None
+        self._stopping = asyncio.Event()
 
-    async def handle(self, message: Message) -> None:
+    async def start(self, spec: QueueSpec, prefetch: int) -> None:
+        self._tasks = [asyncio.create_task(self._run()) for _ in range(self._flushers)]
+        self._subscription = await self._bus.consume_raw(spec, self._on_message, prefetch)
+
+    async def stop(self) -> None:
+        """Stop deliveries, finish in-flight batches and ack them; give up after a deadline."""
+        if self._subscription is not None:
+            await self._subscription.cancel()
+        try:
+            await asyncio.wait_for(self._inbox.join(), SHUTDOWN_DRAIN_S)
+        except TimeoutError:
+            log.warning("shutdown: %d messages left unacked for redelivery", self._inbox.qsize())
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_message(self, message: Message) -> None:
         m.RECEIVED.labels("amqp").inc()
-        started = time.perf_counter()
-        try:
-            async with transaction(self._sessions) as session:
-                event_id = await self._store(session, message)
-        except (OperationalError, InterfaceError, OSError) as exc:
-            raise TransientError(f"database unavailable: {exc}") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise TransientError(f"database connection lost: {exc}") from exc
-            raise
-        m.STORE_SECONDS.observe(time.perf_counter() - started)
-        if event_id is not None:
-            await nudge_processor(self._bus, [event_id])
+        self._inbox.put_nowait(_Item(message, decode(message.body, message.headers)))
 
-    async def _store(self, session: AsyncSession, message: Message) -> str | None:
+    async def _run(self) -> None:
+        while True:
+            batch = await self._take()
+            try:
+                await self._flush(batch)
+            except Exception:  # a flusher must outlive any surprise; the messages stay unacked
+                log.exception("ingest flusher failed on a batch of %d", len(batch))
+            finally:
+                for _ in batch:
+                    self._inbox.task_done()
+
+    async def _take(self) -> list[_Item]:
+        batch = [await self._inbox.get()]
+        deadline = time.monotonic() + self._linger_s
+        while len(batch) < self._batch_size:
+            if not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _flush(self, batch: list[_Item]) -> None:
         try:
-            envelope, body = parse_envelope(message.body)
-        except ValidationFailed as exc:
-            kind = exc.reason.split(":", 1)[0]
-            m.REJECTED.labels(kind).inc()
-            await store_rejected(session, message.body, message.headers, exc.reason)
-            return None
-        stored = await store_event(session, envelope, body)
-        if stored.duplicate:
-            m.DUPLICATES.labels("amqp").inc()
-            return None
-        m.STORED.labels("amqp").inc()
-        return stored.event_id
+            fresh = await self._store_retrying(batch)
+        except _Abandoned:
+            return
+        except Exception as exc:
+            fresh = await self._isolate(batch, exc)
+        else:
+            await _ack(batch)
+        await nudge_processor(self._bus, fresh)
+
+    async def _isolate(self, batch: list[_Item], exc: Exception) -> list[str]:
+        """Store one by one so a single bad message cannot hold up its batch."""
+        if len(batch) == 1:
+            await _requeue(batch[0], exc)
+            return []
+        m.ISOLATIONS.inc()
+        log.warning("batch of %d failed (%r); storing one by one", len(batch), exc)
+        fresh: list[str] = []
+        for item in batch:
+            try:
+                fresh += await self._store_retrying([item])
+            except _Abandoned:
+                break
+            except Exception as one:
+                await _requeue(item, one)
+            else:
+                await _ack([item])
+        return fresh
+
+    async def _store_retrying(self, batch: list[_Item]) -> list[str]:
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout(STORE_TIMEOUT_S):
+                    return await self._store(batch)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if self._stopping.is_set():
+                    raise _Abandoned from exc
+                delay = TRANSIENT_BACKOFF_S[min(attempt, len(TRANSIENT_BACKOFF_S) - 1)]
+                attempt += 1
+                m.STORE_RETRIES.inc()
+                log.warning(
+                    "database unavailable, retrying %d messages in %.1fs: %r",
+                    len(batch),
+                    delay,
+                    exc,
+                )
+                await self._pause(delay)
+
+    async def _pause(self, delay_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay_s)
+        except TimeoutError:
+            return
+
+    async def _store(self, batch: list[_Item]) -> list[str]:
+        started = time.perf_counter()
+        accepted = [i.decoded for i in batch if isinstance(i.decoded, Accepted)]
+        rejected = [i.decoded for i in batch if isinstance(i.decoded, Rejected)]
+        async with transaction(self._sessions) as session:
+            stored = await store_events(session, accepted)
+            await store_rejected(session, rejected)
+        m.STORE_SECONDS.observe(time.perf_counter() - started)
+        m.BATCH_SIZE.observe(len(batch))
+        fresh = [s.event_id for s in stored if not s.duplicate]
+        m.record_outcome("amqp", len(fresh), len(stored) - len(fresh), [r.kind for r in rejected])
+        return fresh
+
+
+async def _ack(batch: list[_Item]) -> None:
+    for item in batch:
+        try:
+            await item.message.ack()
+        except Exception as exc:  # channel lost: redelivered, then counted as a duplicate
+            log.warning("ack failed after commit (%r); the broker will redeliver", exc)
+
+
+async def _requeue(item: _Item, exc: Exception) -> None:
+    m.REQUEUED.inc()
+    log.error(
+        "cannot store message (delivery %d): %r; requeued, dead-lettered past the limit; body=%r",
+        item.message.delivery_count,
+        exc,
+        item.message.body[:2048],
+    )
+    try:
+        await item.message.nack()
+    except Exception as nack_exc:
+        log.warning("nack failed (%r); the broker will redeliver", nack_exc)

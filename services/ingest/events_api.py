@@ -1,4 +1,8 @@
-"""POST /v1/events: the HTTP front door, with the same validation as the AMQP consumer."""
+"""POST /v1/events: the HTTP front door, with the same validation and bulk insert as AMQP.
+
+Unlike the consumer, HTTP can answer: an invalid request is refused (422 naming every bad
+field, 413 when too large) and nothing is stored, so the producer fixes it and sends again.
+"""
 
 from __future__ import annotations
 
@@ -6,91 +10,164 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from libs.common.db.engine import transaction
 from libs.common.errors import ValidationFailed
-from libs.common.schemas.envelope import MAX_EVENT_BYTES, EventEnvelope, validate_body
+from libs.common.schemas.envelope import MAX_EVENT_BYTES, EventEnvelope
 from services.ingest import metrics as m
 from services.ingest.auth_deps import CallingService
-from services.ingest.intake import store_event
+from services.ingest.decode import Accepted, check_storable
+from services.ingest.intake import Stored, store_events
 from services.ingest.nudge import nudge_processor
+from services.ingest.outage import is_transient
 
 MAX_BATCH = 500
-MAX_REQUEST_BYTES = 16 * MAX_EVENT_BYTES  # a batch of 500 small events fits easily
+MAX_REQUEST_BYTES = 16 * MAX_EVENT_BYTES  # a batch of 500 ordinary events fits many times over
+MAX_ERRORS = 50  # enough to fix a batch; bounded so a bad batch cannot echo megabytes back
+RETRY_AFTER_S = 5
+ANY_SOURCE = "*"
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-class Accepted(BaseModel):
+class Accepted202(BaseModel):
     ids: list[str]
     duplicates: list[bool]
+
+
+_BATCH_SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/EventEnvelope"},
+        {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/EventEnvelope"},
+            "minItems": 1,
+            "maxItems": MAX_BATCH,
+        },
+    ]
+}
 
 
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
+    response_model=Accepted202,
     summary="Submit one event or a batch of up to 500",
+    description="Stored ids come back in request order; a repeat of (tenant, source, id) "
+    "returns the first row's id with `duplicates[i] = true`. The API key's source must equal "
+    "each event's `source` (a key for `*` may send any).",
+    responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/EventEnvelope"},
-                            {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/EventEnvelope"},
-                                "maxItems": MAX_BATCH,
-                            },
-                        ]
-                    }
-                }
-            },
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
         }
     },
 )
-async def post_events(request: Request, caller: CallingService) -> Accepted:
-    envelopes, bodies = await _read(request)
-    for env in envelopes:
-        if caller != "*" and env.source != caller:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"key for {caller!r} may not emit source {env.source!r}"
-            )
-    m.RECEIVED.labels("http").inc(len(envelopes))
-    async with transaction(request.app.state.resources.sessions) as session:
-        stored = [await store_event(session, e, b) for e, b in zip(envelopes, bodies, strict=True)]
-    fresh = [s.event_id for s in stored if not s.duplicate]
-    m.STORED.labels("http").inc(len(fresh))
-    m.DUPLICATES.labels("http").inc(len(stored) - len(fresh))
-    await nudge_processor(request.app.state.resources.bus, fresh)
-    return Accepted(ids=[s.event_id for s in stored], duplicates=[s.duplicate for s in stored])
+async def post_events(request: Request, caller: CallingService) -> Accepted202:
+    items = parse_items(await read_limited(request))
+    authorize(caller, items)
+    m.RECEIVED.labels("http").inc(len(items))
+    stored = await store(request, items)
+    await nudge_processor(
+        request.app.state.resources.bus, [s.event_id for s in stored if not s.duplicate]
+    )
+    return Accepted202(ids=[s.event_id for s in stored], duplicates=[s.duplicate for s in stored])
 
 
-async def _read(request: Request) -> tuple[list[EventEnvelope], list[dict[str, Any]]]:
-    raw = await request.body()
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "request body too large")
+async def read_limited(request: Request) -> bytes:
+    """Refuse a body over the limit before and while reading it, never after buffering it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        raise _too_large(f"request body of {declared} bytes exceeds {MAX_REQUEST_BYTES}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise _too_large(f"request body exceeds {MAX_REQUEST_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_items(raw: bytes) -> list[Accepted]:
+    """Decode and validate every event; 422 listing each bad field of each bad event."""
     try:
         parsed = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(422, [{"loc": ["body"], "msg": f"not JSON: {exc}"}]) from exc
-    items = parsed if isinstance(parsed, list) else [parsed]
-    if not items or len(items) > MAX_BATCH:
-        raise HTTPException(422, [{"loc": ["body"], "msg": f"send 1 to {MAX_BATCH} events"}])
-    envelopes, errors = [], []
+        raise _invalid([_problem(["body"], f"not JSON: {exc}", "not_json")]) from exc
+    batch = isinstance(parsed, list)
+    items = parsed if batch else [parsed]
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise _invalid([_problem(["body"], f"send 1 to {MAX_BATCH} events", "batch_size")])
+    accepted, problems = [], []
     for index, item in enumerate(items):
+        loc: list[str | int] = ["body", index] if batch else ["body"]
         if len(json.dumps(item).encode()) > MAX_EVENT_BYTES:
-            raise HTTPException(413, f"event {index} exceeds {MAX_EVENT_BYTES} bytes")
-        if not isinstance(item, dict):
-            errors.append({"loc": ["body", index], "msg": "expected a JSON object"})
-            continue
+            raise _too_large(f"event {index} exceeds {MAX_EVENT_BYTES} bytes")
         try:
-            envelopes.append(validate_body(item))
-        except ValidationFailed as exc:
-            errors.append({"loc": ["body", index], "msg": exc.reason})
-    if errors:
-        raise HTTPException(422, errors)
-    return envelopes, items
+            accepted.append(_validate(item, raw))
+        except _ItemInvalid as exc:
+            problems += [{**p, "loc": loc + p["loc"]} for p in exc.problems]
+    if problems:
+        raise _invalid(problems)
+    return accepted
+
+
+def authorize(caller: str, items: list[Accepted]) -> None:
+    """A key belongs to one source; ``*`` is for trusted internal producers."""
+    for item in items:
+        if caller != ANY_SOURCE and item.envelope.source != caller:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this API key may emit source {caller!r}, not {item.envelope.source!r}",
+            )
+
+
+async def store(request: Request, items: list[Accepted]) -> list[Stored]:
+    """One transaction for the whole batch; an unreachable database answers 503."""
+    try:
+        async with transaction(request.app.state.resources.sessions) as session:
+            stored = await store_events(session, items)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from exc
+    fresh = sum(not s.duplicate for s in stored)
+    m.record_outcome("http", fresh, len(stored) - fresh, [])
+    return stored
+
+
+class _ItemInvalid(Exception):
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        self.problems = problems
+
+
+def _validate(item: object, raw: bytes) -> Accepted:
+    if not isinstance(item, dict):
+        raise _ItemInvalid([_problem([], "expected a JSON object", "not_object")])
+    try:
+        envelope = EventEnvelope.model_validate(item)
+        check_storable(raw, item)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise _ItemInvalid([_problem(list(e["loc"]), e["msg"], e["type"]) for e in errors]) from exc
+    except ValidationFailed as exc:
+        raise _ItemInvalid([_problem([], exc.reason, "unstorable")]) from exc
+    return Accepted(envelope, item)
+
+
+def _problem(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
+def _invalid(problems: list[dict[str, Any]]) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems[:MAX_ERRORS])
+
+
+def _too_large(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, message)

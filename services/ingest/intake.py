@@ -1,27 +1,32 @@
-"""Storing events: accepted ones once per (tenant, source, id), rejected ones with their bytes."""
+"""Storing events: accepted ones once per (tenant, source, id), rejected ones with their bytes.
+
+Both entry points (the AMQP consumer and ``POST /v1/events``) store a batch with one multi-row
+``INSERT … ON CONFLICT DO NOTHING``: one round trip for a batch of hundreds instead of one per
+event. The functions only flush; the caller owns the transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Event, EventStatus, new_uuid, utcnow
 from libs.common.schemas.envelope import EventEnvelope
+from services.ingest.decode import Accepted, Rejected
+
+Key = tuple[str, str, str]  # (tenant, source, producer's id): the idempotency key
 
 
 @dataclass(frozen=True)
 class Stored:
     event_id: str
     duplicate: bool
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
 
 
 def event_row(envelope: EventEnvelope, body: dict[str, Any]) -> dict[str, Any]:
@@ -43,55 +48,82 @@ def event_row(envelope: EventEnvelope, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def store_event(
-    session: AsyncSession, envelope: EventEnvelope, body: dict[str, Any]
-) -> Stored:
-    """Insert unless (tenant, source, id) exists; a repeat returns the first row's id."""
-    row = event_row(envelope, body)
+def _key(envelope: EventEnvelope) -> Key:
+    return (envelope.tenant, envelope.source, envelope.id)
+
+
+async def store_events(session: AsyncSession, items: Sequence[Accepted]) -> list[Stored]:
+    """Insert each event unless its key exists; a repeat (also within the batch) is marked
+    ``duplicate`` and carries the first row's id. Results are in input order."""
+    if not items:
+        return []
+    rows = [event_row(item.envelope, item.body) for item in items]
+    upsert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     stmt = (
-        _insert(session)(Event)
-        .values(**row)
+        upsert(Event)
         .on_conflict_do_nothing(index_elements=["tenant", "source", "source_event_id"])
-        .returning(Event.id)
+        .returning(Event.id, Event.tenant, Event.source, Event.source_event_id)
     )
-    inserted = (await session.execute(stmt)).scalar_one_or_none()
-    if inserted is not None:
-        return Stored(inserted, duplicate=False)
-    existing = await session.scalar(
-        select(Event.id).where(
-            Event.tenant == envelope.tenant,
-            Event.source == envelope.source,
-            Event.source_event_id == envelope.id,
-        )
-    )
-    assert existing is not None  # the conflict proves the row exists
-    return Stored(existing, duplicate=True)
+    result = await session.execute(stmt, rows)
+    fresh: dict[Key, str] = {(r.tenant, r.source, r.source_event_id): r.id for r in result}
+    missing = {_key(i.envelope) for i in items} - fresh.keys()
+    existing = await _existing_ids(session, missing)
+    return _in_order(items, fresh, existing)
 
 
-async def store_rejected(
-    session: AsyncSession, raw: bytes, headers: dict[str, Any], reason: str
-) -> str:
-    event = Event(
-        id=new_uuid(),
-        raw=raw,
-        headers=_jsonable(headers),
-        status=EventStatus.REJECTED.value,
-        error=reason,
-        received_at=utcnow(),
-    )
-    session.add(event)
-    await session.flush()
-    return event.id
+def _in_order(
+    items: Sequence[Accepted], fresh: dict[Key, str], existing: dict[Key, str]
+) -> list[Stored]:
+    out, seen = [], set()
+    for item in items:
+        key = _key(item.envelope)
+        if key in fresh and key not in seen:
+            out.append(Stored(fresh[key], duplicate=False))
+        else:
+            out.append(Stored(fresh.get(key) or existing[key], duplicate=True))
+        seen.add(key)
+    return out
 
 
-def _jsonable(headers: dict[str, Any]) -> dict[str, Any]:
-    """AMQP headers may hold bytes or datetimes; keep a readable, JSON-safe copy."""
+async def _existing_ids(session: AsyncSession, keys: set[Key]) -> dict[Key, str]:
+    if not keys:
+        return {}
+    cols = (Event.tenant, Event.source, Event.source_event_id)
+    rows = await session.execute(select(Event.id, *cols).where(tuple_(*cols).in_(list(keys))))
+    return {(r.tenant, r.source, r.source_event_id): r.id for r in rows}
+
+
+async def store_rejected(session: AsyncSession, items: Sequence[Rejected]) -> list[str]:
+    """Keep each invalid message exactly as it arrived, with the reason; returns the row ids."""
+    if not items:
+        return []
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_uuid(),
+            "raw": item.raw,
+            "headers": jsonable_headers(item.headers),
+            "status": EventStatus.REJECTED.value,
+            "error": item.reason,
+            "attempts": 0,
+            "received_at": now,
+        }
+        for item in items
+    ]
+    await session.execute(insert(Event), rows)
+    return [row["id"] for row in rows]
+
+
+def jsonable_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """AMQP headers may hold bytes, datetimes or nested tables; keep a JSON-safe copy that
+    jsonb can store (no NUL characters)."""
     out: dict[str, Any] = {}
     for key, value in headers.items():
         if isinstance(value, bytes):
-            out[key] = value.decode("utf-8", "replace")
-        elif isinstance(value, str | int | float | bool) or value is None:
-            out[key] = value
-        else:
-            out[key] = str(value)
+            value = value.decode("utf-8", "replace")
+        elif not (isinstance(value, str | int | float | bool) or value is None):
+            value = str(value)
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd")
+        out[key.replace("\x00", "\ufffd")] = value
     return out

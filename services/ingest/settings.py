@@ -6,9 +6,23 @@ from pydantic import Field
 
 from libs.common.auth import JwtSettings
 from libs.common.settings import BusSettings, DatabaseSettings, ServiceKeySettings
+from services.ingest.admin.settings import AdminSettings
+from services.ingest.telegram_api import TelegramLinkSettings
 
 
-class IngestSettings(DatabaseSettings, BusSettings, ServiceKeySettings, JwtSettings):
+class IngestSettings(
+    DatabaseSettings,
+    BusSettings,
+    ServiceKeySettings,
+    JwtSettings,
+    TelegramLinkSettings,
+    AdminSettings,
+):
     ingest_bindings: list[str] = Field(
         default=["#"], description="routing keys bound from herald.events to herald.ingest"
+    )
+    # One transaction per batch: 100 events cost about one commit instead of 100.
+    ingest_batch_size: int = Field(default=100, ge=1, le=1000, description="events per commit")
+    ingest_batch_linger_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a batch waits to fill before storing"
     )

@@ -5,38 +5,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
+from libs.common.db.engine import is_sqlite
 from libs.common.health import health_router
 from libs.common.resources import Resources
+from services.processor.batch import Deps
+from services.processor.catalog import Catalog
+from services.processor.directory import Directory, HttpDirectory, TableDirectory
 from services.processor.settings import ProcessorSettings
 from services.processor.worker import Processor
 
 PROCESS_SPEC = QueueSpec(PROCESS_QUEUE, bindings=[(WORK_EXCHANGE, PROCESS_KEY)])
 
 
+async def make_deps(settings: ProcessorSettings, stack: AsyncExitStack) -> Deps:
+    catalog = Catalog(settings.processor_default_channels, settings.processor_catalog_ttl_s)
+    directory: Directory = TableDirectory()
+    if settings.directory_url:
+        headers = {"X-API-Key": settings.directory_api_key} if settings.directory_api_key else {}
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(headers=headers, timeout=settings.directory_timeout_s)
+        )
+        directory = HttpDirectory(client, settings.directory_url, settings.directory_ttl_s)
+    return Deps(catalog, directory)
+
+
+def concurrency(settings: ProcessorSettings) -> int:
+    # SQLite has one writer: parallel transactions would only queue on its lock
+    return 1 if is_sqlite(settings.database_url) else settings.processor_concurrency
+
+
 def create_app(settings: ProcessorSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = await Resources.open(settings, settings)
-        app.state.resources = resources
-        worker = Processor(resources.sessions, resources.bus, settings)
-        consumer = await resources.bus.consume(
-            PROCESS_SPEC, worker.on_nudge, settings.amqp_prefetch
-        )
-        sweep = asyncio.create_task(worker.sweep_forever())
-        try:
-            yield
-        finally:
-            await consumer.cancel()
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
-            await resources.close()
+        async with AsyncExitStack() as stack:
+            resources = await Resources.open(settings, settings)
+            stack.push_async_callback(resources.close)
+            app.state.resources = resources
+            worker = Processor(
+                resources.sessions, resources.bus, settings, await make_deps(settings, stack)
+            )
+            worker.start(concurrency(settings))
+            stack.push_async_callback(worker.stop)
+            # every nudge in flight waits for its batch: prefetch bounds the batch size
+            prefetch = max(settings.amqp_prefetch, settings.processor_batch_max)
+            consumer = await resources.bus.consume(PROCESS_SPEC, worker.on_nudge, prefetch)
+            stack.push_async_callback(consumer.cancel)
+            sweep = asyncio.create_task(worker.sweep_forever())
+            try:
+                yield
+            finally:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
 
     app = FastAPI(title="Herald processor", lifespan=lifespan)
     app.include_router(health_router(lambda: app.state.resources.checks()))

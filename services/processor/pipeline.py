@@ -1,100 +1,145 @@
-"""Turning one claimed event into notifications and deliveries (DESIGN §5), flush only."""
+"""One event → the people to notify, their deliveries and the rendered texts (DESIGN §5
+steps 3-5). Pure: everything it needs was loaded by ``batch.py``; it writes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.common.db.models import (
-    Delivery,
-    DeliveryStatus,
-    Event,
-    EventStatus,
-    Notification,
-    Recipient,
-    utcnow,
-)
+from libs.common.db.models import DeliveryStatus
+from libs.common.filters import MatchContext, Person
 from libs.common.schemas.envelope import EventEnvelope
-from services.processor.catalog import event_type
-from services.processor.render import context, render_for
+from libs.common.templates import Rendered
+from services.processor.catalog import Snapshot, TypeInfo
+from services.processor.channels import Claim, Planned, Prefs, plan_person
+from services.processor.directory import Entry
+from services.processor.matching import Candidate, matching
+from services.processor.render import EventRenderer
+
+DIRECTORY_SOURCE = "directory"
+DIRECTORY_UPDATE = "user.updated"
+INBOX = "inbox"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A claimed event: its row id, parsed envelope and when ingest stored it."""
+
+    id: str
+    env: EventEnvelope
+    received_at: datetime
+
+    @property
+    def is_directory_update(self) -> bool:
+        return self.env.source == DIRECTORY_SOURCE and self.env.type == DIRECTORY_UPDATE
 
 
 @dataclass
-class Outcome:
-    notifications: int = 0
-    pending: list[int] = field(default_factory=list)  # delivery ids for the sender's nudge
+class PersonPlan:
+    user_id: str
+    reason: str
+    inbox: Rendered
+    deliveries: list[tuple[Planned, Rendered]] = field(default_factory=list)
 
 
-def _address_missing(channel: str, recipient: Recipient | None) -> str | None:
-    if channel == "email" and not (recipient and recipient.email):
-        return "no e-mail address in the directory"
-    if channel == "telegram" and not (recipient and recipient.telegram_chat_id):
-        return "no linked Telegram chat"
-    return None
+@dataclass
+class EventPlan:
+    event: Loaded
+    people: list[PersonPlan] = field(default_factory=list)
 
 
-async def process(session: AsyncSession, event: Event, default_channels: list[str]) -> Outcome:
-    envelope = EventEnvelope.model_validate(event.body)
-    etype = await event_type(session, envelope.source, envelope.type)
-    people = envelope.direct_recipients()
-    actor = envelope.actor.id if envelope.actor else None
-    if actor in people and not etype.notify_actor:
-        del people[actor]
-    directory = {
-        r.user_id: r
-        for r in await session.scalars(
-            select(Recipient).where(
-                Recipient.tenant == envelope.tenant, Recipient.user_id.in_(list(people))
-            )
-        )
+def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
+    actor = env.actor.id if env.actor else None
+    return [
+        Claim(user, f"direct:{roles[0]}")
+        for user, roles in env.direct_recipients().items()
+        if user != actor or etype.notify_actor
+    ]
+
+
+def subscription_claims(
+    env: EventEnvelope,
+    etype: TypeInfo,
+    cands: list[Candidate],
+    people: Mapping[str, Person],
+) -> list[Claim]:
+    """Subscribers whose filter holds; roles/companies come from the enriched people."""
+    ctx = MatchContext(env.occurred_at, people)
+    actor = env.actor.id if env.actor else None
+    return [
+        Claim(c.user_id, f"subscription:{c.id}", c.channels)
+        for c in matching(cands, env.entity.attributes, ctx)
+        if c.user_id != actor or etype.notify_actor
+    ]
+
+
+def plan_event(
+    event: Loaded,
+    snapshot: Snapshot,
+    claims: list[Claim],
+    people: Mapping[str, Entry],
+    prefs: Mapping[str, Prefs],
+) -> EventPlan:
+    """Group the claims by person (direct first, then subscriptions by id) and render."""
+    env = event.env
+    etype = snapshot.event_type(env.source, env.type)
+    renderer = EventRenderer(snapshot, etype, event.id, env)
+    by_person: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_person.setdefault(claim.user_id, []).append(claim)
+    plan = EventPlan(event)
+    for user_id, person_claims in by_person.items():
+        person = people.get(user_id)
+        inbox = renderer.render(INBOX, user_id, person)
+        pp = PersonPlan(user_id, person_claims[0].reason, inbox)
+        planned = plan_person(person_claims, env.source, etype, prefs.get(user_id, {}), person)
+        for item in planned:
+            skipped = item.status is DeliveryStatus.SKIPPED  # not sent: the inbox text will do
+            text = inbox if skipped else renderer.render(item.channel, user_id, person)
+            pp.deliveries.append((item, text))
+        plan.people.append(pp)
+    return plan
+
+
+def notification_row(event: Loaded, pp: PersonPlan, now: datetime) -> dict[str, Any]:
+    env = event.env
+    return {
+        "tenant": env.tenant,
+        "event_id": event.id,
+        "user_id": pp.user_id,
+        "reason": pp.reason[:256],
+        "source": env.source,
+        "type": env.type,
+        "entity_type": env.entity.type,
+        "entity_id": env.entity.id,
+        "project_id": env.project_id,
+        "priority": env.priority.value,
+        "title": pp.inbox.subject,
+        "body": pp.inbox.body,
+        "created_at": now,
     }
-    channels = etype.default_channels or default_channels
-    outcome = Outcome()
-    for user_id, roles in people.items():
-        recipient = directory.get(user_id)
-        ctx = context(event, recipient, user_id)
-        locale = recipient.locale if recipient else etype.default_locale
-        inbox = await render_for(session, event, "inbox", locale, etype.default_locale, ctx)
-        note = Notification(
-            tenant=envelope.tenant,
-            event_id=event.id,
-            user_id=user_id,
-            reason=f"direct:{roles[0]}",
-            source=envelope.source,
-            type=envelope.type,
-            entity_type=envelope.entity.type,
-            entity_id=envelope.entity.id,
-            project_id=envelope.project_id,
-            priority=envelope.priority.value,
-            title=inbox.subject,
-            body=inbox.body,
-        )
-        session.add(note)
-        await session.flush()
-        outcome.notifications += 1
-        for channel in channels:
-            missing = _address_missing(channel, recipient)
-            msg = await render_for(session, event, channel, locale, etype.default_locale, ctx)
-            delivery = Delivery(
-                notification_id=note.id,
-                tenant=envelope.tenant,
-                user_id=user_id,
-                source=envelope.source,
-                channel=channel,
-                status=DeliveryStatus.SKIPPED if missing else DeliveryStatus.PENDING,
-                reason=missing or f"direct:{roles[0]}",
-                subject=msg.subject,
-                body=msg.body,
-                body_html=msg.body_html,
-                next_attempt_at=utcnow(),
-            )
-            session.add(delivery)
-            await session.flush()
-            if not missing:
-                outcome.pending.append(delivery.id)
-    event.status = EventStatus.PROCESSED.value
-    event.processed_at = utcnow()
-    event.error = None
-    return outcome
+
+
+def delivery_rows(
+    event: Loaded, pp: PersonPlan, notification_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "notification_id": notification_id,
+            "tenant": event.env.tenant,
+            "user_id": pp.user_id,
+            "source": event.env.source,
+            "channel": planned.channel,
+            "status": planned.status.value,
+            "reason": planned.reason[:256],
+            "subject": text.subject,
+            "body": text.body if planned.status is not DeliveryStatus.SKIPPED else "",
+            "body_html": text.body_html,
+            "attempts": 0,
+            "next_attempt_at": now if planned.status is DeliveryStatus.PENDING else None,
+            "created_at": now,
+        }
+        for planned, text in pp.deliveries
+    ]

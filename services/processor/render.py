@@ -1,52 +1,90 @@
-"""Rendering the inbox item and each channel's message for one recipient."""
+"""Rendering the inbox item and each channel's message (DESIGN §5 step 5).
+
+Most templates do not mention the recipient, so their output depends only on the event and
+the locale: ``EventRenderer`` renders those once per event instead of once per person.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.common.db.models import Event, Recipient
-from libs.common.templates import Rendered, render
-from services.processor.catalog import find_template
-
-FALLBACK_LOCALES = ("ru", "en")
+from libs.common.schemas.envelope import EventEnvelope
+from libs.common.templates import Rendered, TemplateRenderError, render_string
+from services.processor.catalog import Snapshot, TemplateRow, TypeInfo
+from services.processor.directory import Entry
 
 
-def context(event: Event, recipient: Recipient | None, user_id: str) -> dict[str, Any]:
-    body = event.body or {}
+def event_context(event_id: str, env: EventEnvelope) -> dict[str, Any]:
     return {
         "event": {
-            "id": event.id,
-            "source": event.source,
-            "type": event.type,
-            "project_id": event.project_id,
-            "priority": event.priority,
-            "occurred_at": body.get("occurred_at"),
+            "id": event_id,
+            "source_event_id": env.id,
+            "source": env.source,
+            "type": env.type,
+            "tenant": env.tenant,
+            "project_id": env.project_id,
+            "priority": env.priority.value,
+            "occurred_at": env.occurred_at.isoformat(),
         },
-        "entity": body.get("entity", {}),
-        "actor": body.get("actor") or {},
-        "payload": body.get("payload", {}),
-        "recipient": {
-            "user_id": user_id,
-            "locale": recipient.locale if recipient else "ru",
-            "attributes": recipient.attributes if recipient else {},
-        },
+        "entity": env.entity.model_dump(),
+        "actor": env.actor.model_dump() if env.actor else {},
+        "payload": env.payload,
     }
 
 
-async def render_for(
-    session: AsyncSession,
-    event: Event,
-    channel: str,
-    locale: str,
-    default_locale: str,
-    ctx: dict[str, Any],
-) -> Rendered:
-    type_key = f"{event.source}.{event.type}"
-    locales = list(dict.fromkeys([locale, default_locale, *FALLBACK_LOCALES]))
-    template = await find_template(session, type_key, channel, locales)
-    if template is None:
-        subject = str(ctx["payload"].get("title") or event.type)
-        return Rendered(subject=subject, body=f"{event.source}: {event.type}")
-    return render(template.subject, template.body, template.body_html, ctx)
+class EventRenderer:
+    """Renders one event's messages. A person-independent template text is rendered once per
+    event and locale, however many people and channels use it (the inbox title and the
+    browser title are usually the same text)."""
+
+    def __init__(
+        self, snapshot: Snapshot, etype: TypeInfo, event_id: str, env: EventEnvelope
+    ) -> None:
+        self._snapshot, self._etype, self._env = snapshot, etype, env
+        self._base = event_context(event_id, env)
+        self._texts: dict[tuple[str, bool, str], str] = {}
+        self._shared: dict[tuple[int, str], Rendered] = {}
+
+    def render(self, channel: str, user_id: str, person: Entry | None) -> Rendered:
+        locale = (person.locale if person else None) or self._etype.default_locale
+        template = self._snapshot.template(self._etype, channel, locale)
+        if template is None:
+            return self._plain()
+        if template.personal:
+            return self._render(template, locale, f"{locale}/{user_id}", user_id, person)
+        key = (template.id, locale)
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = self._render(template, locale, locale, user_id, person)
+        return found
+
+    def _render(
+        self, template: TemplateRow, locale: str, who: str, user_id: str, person: Entry | None
+    ) -> Rendered:
+        view = person.template_view() if person else {"user_id": user_id, "attributes": {}}
+        ctx = {**self._base, "recipient": {**view, "locale": locale}}
+        # texts are shared between channels: keyed by the person only if the template reads them
+        try:
+            return Rendered(
+                subject=self._text(template.subject, False, who, ctx).strip(),
+                body=self._text(template.body, False, who, ctx),
+                body_html=self._text(template.body_html, True, who, ctx)
+                if template.body_html
+                else None,
+            )
+        except TemplateRenderError as exc:
+            raise TemplateRenderError(
+                f"template {template.id} (v{template.version}): {exc}"
+            ) from exc
+
+    def _text(self, source: str, html: bool, who: str, ctx: dict[str, Any]) -> str:
+        key = (source, html, who)
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = render_string(source, ctx, html=html)
+        return found
+
+    def _plain(self) -> Rendered:
+        """No template at all for this channel: a readable message rather than none."""
+        title = str(self._env.payload.get("title") or self._env.type)
+        return Rendered(subject=title, body=f"{self._env.source}: {title}")

@@ -14,3 +14,21 @@ class ProcessorSettings(DatabaseSettings, BusSettings):
     )
     processor_max_attempts: int = Field(default=5, ge=1)
     processor_default_channels: list[str] = Field(default=["email", "browser"])
+    processor_batch_max: int = Field(
+        default=50, ge=1, le=1000, description="events per transaction when nudges pile up"
+    )
+    processor_batch_linger_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a batch waits to fill up"
+    )
+    processor_concurrency: int = Field(
+        default=4, ge=1, le=64, description="transactions in flight (1 on SQLite)"
+    )
+    processor_catalog_ttl_s: float = Field(
+        default=2.0, ge=0, description="how long event types and templates are cached"
+    )
+    directory_url: str | None = Field(
+        default=None, description="an external user service; the recipients table otherwise"
+    )
+    directory_api_key: str | None = Field(default=None, description="sent as X-API-Key")
+    directory_ttl_s: float = Field(default=300.0, gt=0)
+    directory_timeout_s: float = Field(default=2.0, gt=0)

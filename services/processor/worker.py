@@ -1,83 +1,199 @@
-"""The processor's loop: nudges and a sweep feed ``process_one``; the worker owns commits."""
+"""The processor's loop: nudges and the sweep feed batches; the worker owns the commits.
+
+Nudges that arrive together are processed together (up to ``processor_batch_max`` events per
+transaction, ``processor_concurrency`` transactions at a time): the batch size adapts to the
+load, one event alone when it is quiet. A batch that fails is rolled back and its events are
+retried one by one, so a failure is always charged to the one event that caused it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
+from datetime import UTC
 
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus, Message
 from libs.common.bus.topology import SEND_KEY, WORK_EXCHANGE
 from libs.common.db.engine import transaction
-from libs.common.db.models import Event, EventStatus
-from libs.common.errors import PermanentError
+from libs.common.db.models import Event, EventStatus, utcnow
+from libs.common.errors import PermanentError, TransientError
 from services.processor import metrics as m
-from services.processor.claim import claim_event, stale_event_ids
-from services.processor.pipeline import process
+from services.processor.batch import Deps, Outcome, process_batch
+from services.processor.claim import stale_event_ids
 from services.processor.settings import ProcessorSettings
 
 log = logging.getLogger("herald.processor")
 SWEEP_BATCH = 500
+ERROR_CHARS = 2000
+
+Pending = tuple[str, asyncio.Future[None]]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An outage (database or directory unreachable): not the event's fault, not counted."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TransientError | OperationalError | InterfaceError | OSError)
+
+
+MAX_NUDGE_IDS = 1_000
+
+
+def parse_nudge(body: bytes) -> list[str]:
+    try:
+        data = json.loads(body)
+        ids = data["event_ids"] if "event_ids" in data else [data["event_id"]]
+        if not isinstance(ids, list) or not 0 < len(ids) <= MAX_NUDGE_IDS:
+            raise ValueError("event_ids must be a list of 1 to 1000 ids")
+        return [str(i) for i in ids]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PermanentError(f"malformed nudge: {body[:200]!r}") from exc
 
 
 class Processor:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], bus: Bus, settings: ProcessorSettings
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        settings: ProcessorSettings,
+        deps: Deps,
     ) -> None:
-        self._sessions, self._bus, self._s = sessions, bus, settings
+        self._sessions, self._bus, self._s, self._deps = sessions, bus, settings, deps
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._runners: list[asyncio.Task[None]] = []
+        self._nudges: set[asyncio.Task[None]] = set()  # sender nudges in flight
+
+    def start(self, concurrency: int) -> None:
+        self._runners = [asyncio.create_task(self._run()) for _ in range(concurrency)]
+
+    async def stop(self) -> None:
+        for task in self._runners:
+            task.cancel()
+        for task in self._runners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*self._nudges, return_exceptions=True)
 
     async def on_nudge(self, message: Message) -> None:
-        try:
-            event_id = str(json.loads(message.body)["event_id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PermanentError(f"malformed nudge: {message.body[:200]!r}") from exc
-        await self.process_one(event_id)
+        """``{"event_id": …}`` or ``{"event_ids": [...]}`` (one message for a whole ingest
+        batch). Returns (→ ack) once every event is committed, found done, or its failure
+        recorded."""
+        futures = []
+        for event_id in parse_nudge(message.body):
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            await self._queue.put((event_id, future))
+            futures.append(future)
+        await asyncio.gather(*futures)
 
-    async def process_one(self, event_id: str) -> bool:
-        """True when this call processed the event; False when there was nothing to do."""
-        started = time.perf_counter()
+    async def _run(self) -> None:
+        while True:
+            batch = await self._take()
+            try:
+                await self.process_ids(list(dict.fromkeys(i for i, _ in batch)))
+            except Exception:  # never lose the runner; the sweep retries whatever is left
+                log.exception("batch of %d failed unexpectedly", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _take(self) -> list[Pending]:
+        """What is waiting, up to a batch; under load, linger a moment for a fuller one."""
+        batch = [await self._queue.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._s.processor_batch_linger_ms / 1000
+        while len(batch) < self._s.processor_batch_max:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def process_ids(self, event_ids: Sequence[str]) -> int:
+        """Process these events (those still ``received``); the number processed."""
         try:
-            async with transaction(self._sessions) as session:
-                event = await claim_event(session, event_id)
-                if event is None:
-                    return False
-                outcome = await process(session, event, self._s.processor_default_channels)
+            return self._after_commit(await self._commit_batch(event_ids))
         except Exception as exc:
-            await self._record_failure(event_id, exc)
-            return False
-        m.PROCESSED.inc()
-        m.NOTIFICATIONS.inc(outcome.notifications)
-        m.LATENCY.observe(time.perf_counter() - started)
+            if len(event_ids) == 1:
+                await self._record_failure(event_ids[0], exc)
+                return 0
+        done = 0
+        for event_id in event_ids:  # find the culprit; the others go through
+            try:
+                outcome = await self._commit_batch([event_id])
+            except Exception as exc:
+                await self._record_failure(event_id, exc)
+                continue
+            done += self._after_commit(outcome)
+        return done
+
+    async def _commit_batch(self, event_ids: Sequence[str]) -> Outcome:
+        started = time.perf_counter()
+        async with transaction(self._sessions) as session:
+            outcome = await process_batch(session, event_ids, self._deps)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _after_commit(self, outcome: Outcome) -> int:
+        """Metrics and the sender's nudge; nothing here may undo or fail the commit."""
+        try:
+            self._observe(outcome)
+        except Exception:
+            log.exception("metrics update failed")
         if outcome.pending:
-            await self._nudge_sender(outcome.pending)
-        return True
+            task = asyncio.create_task(self._nudge_sender(outcome.pending))
+            self._nudges.add(task)
+            task.add_done_callback(self._nudges.discard)
+        return len(outcome.processed)
+
+    def _observe(self, outcome: Outcome) -> None:
+        if not outcome.processed:
+            return
+        now = utcnow()
+        m.PROCESSED.inc(len(outcome.processed))
+        m.BATCH_SECONDS.observe(outcome.seconds)
+        m.NOTIFICATIONS.inc(outcome.notifications)
+        for status, count in outcome.deliveries.items():
+            m.DELIVERIES.labels(status).inc(count)
+        for event in outcome.processed:
+            received = event.received_at
+            if received.tzinfo is None:  # SQLite hands back naive UTC
+                received = received.replace(tzinfo=UTC)
+            m.LATENCY.observe(max(0.0, (now - received).total_seconds()))
 
     async def _record_failure(self, event_id: str, exc: Exception) -> None:
-        """Everything rolled back; count the attempt, and past the limit mark it failed."""
-        log.warning("processing %s failed: %r", event_id, exc)
-        m.FAILURES.inc()
+        """Everything rolled back. Count the attempt (not for an outage), past the limit
+        mark the event failed; the sweep retries it until then."""
+        transient = is_transient(exc)
+        log.warning("processing %s failed (%s): %r", event_id, "transient" * transient, exc)
+        m.FAILURES.labels("transient" if transient else "error").inc()
+        error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+        still = (Event.id == event_id, Event.status == EventStatus.RECEIVED.value)
         try:
             async with transaction(self._sessions) as session:
-                await session.execute(
-                    update(Event)
-                    .where(Event.id == event_id, Event.status == EventStatus.RECEIVED.value)
-                    .values(
-                        attempts=Event.attempts + 1, error=f"{type(exc).__name__}: {exc}"[:2000]
-                    )
+                bump = 0 if transient else 1
+                values = {"attempts": Event.attempts + bump, "error": error}
+                await session.execute(update(Event).where(*still).values(**values))
+                limit = Event.attempts >= self._s.processor_max_attempts
+                failed = await session.execute(
+                    update(Event).where(*still, limit).values(status=EventStatus.FAILED.value)
                 )
-                await session.execute(
-                    update(Event)
-                    .where(
-                        Event.id == event_id,
-                        Event.status == EventStatus.RECEIVED.value,
-                        Event.attempts >= self._s.processor_max_attempts,
-                    )
-                    .values(status=EventStatus.FAILED.value)
-                )
+            if getattr(failed, "rowcount", 0):
+                m.FAILED.inc()
+                log.error("event %s failed for good: %s", event_id, error)
         except Exception:
             log.exception("could not record the failure of %s; the sweep retries it", event_id)
 
@@ -100,6 +216,6 @@ class Processor:
         async with self._sessions() as session:
             ids = await stale_event_ids(session, self._s.processor_sweep_age_s, SWEEP_BATCH)
         done = 0
-        for event_id in ids:
-            done += await self.process_one(event_id)
+        for start in range(0, len(ids), self._s.processor_batch_max):
+            done += await self.process_ids(ids[start : start + self._s.processor_batch_max])
         return done

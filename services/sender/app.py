@@ -1,4 +1,4 @@
-"""Sender: nudge consumer + send loop; HTTP only for /healthz, /readyz, /metrics."""
+"""Sender: nudge consumer + send loop (+ Telegram linking); HTTP only for health and metrics."""
 
 from __future__ import annotations
 
@@ -9,27 +9,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.common.bus import Bus, QueueSpec
+from libs.common.bus import QueueSpec
 from libs.common.bus.topology import SEND_KEY, SEND_QUEUE, WORK_EXCHANGE
 from libs.common.health import health_router
+from libs.common.mediator_client import MediatorClient
 from libs.common.resources import Resources
-from services.sender.providers.base import Provider
-from services.sender.providers.browser import BrowserProvider
-from services.sender.providers.email_smtp import SmtpProvider
-from services.sender.providers.outbox import OutboxProvider
+from services.sender.channels import build_providers, telegram_bot
+from services.sender.digests.scheduler import start as start_digests
 from services.sender.settings import SenderSettings
+from services.sender.telegram_link import TelegramLinker
 from services.sender.worker import Sender
 
 SEND_SPEC = QueueSpec(SEND_QUEUE, bindings=[(WORK_EXCHANGE, SEND_KEY)])
-
-
-def build_providers(settings: SenderSettings, bus: Bus) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {"browser": BrowserProvider(bus)}
-    if settings.smtp_host:
-        providers["email"] = SmtpProvider(settings)
-    elif settings.outbox_dir:
-        providers["email"] = OutboxProvider(settings.outbox_dir, settings.email_from)
-    return providers
+STOP_GRACE_S = 10.0  # let the batch in hand finish and its outcomes be written
 
 
 def create_app(settings: SenderSettings) -> FastAPI:
@@ -37,21 +29,33 @@ def create_app(settings: SenderSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)
         app.state.resources = resources
-        providers = build_providers(settings, resources.bus)
+        mediator = MediatorClient(
+            settings.mediator_url, settings.mediator_api_key, settings.mediator_timeout_s
+        )
+        bot = telegram_bot(settings)
+        providers = build_providers(settings, resources.bus, resources.sessions, bot)
         for provider in providers.values():
             await provider.start()
-        sender = Sender(resources.sessions, providers, settings)
+        sender = Sender(resources.sessions, providers, mediator, settings)
         consumer = await resources.bus.consume(SEND_SPEC, sender.on_nudge, settings.amqp_prefetch)
         loop = asyncio.create_task(sender.run_forever())
+        tasks: list[asyncio.Task[None]] = []  # other time-based work of the sender
+        if bot is not None and settings.telegram_polling:
+            tasks.append(asyncio.create_task(TelegramLinker(bot, resources.sessions).run()))
+        tasks.extend(start_digests(resources.sessions, resources.bus, mediator))
         try:
             yield
         finally:
             await consumer.cancel()
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+            sender.stop()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(loop, STOP_GRACE_S)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for provider in providers.values():
                 await provider.close()
+            await mediator.close()
             await resources.close()
 
     app = FastAPI(title="Herald sender", lifespan=lifespan)

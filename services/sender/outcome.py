@@ -1,74 +1,160 @@
-"""Recording what happened to a delivery, with every attempt kept for the admin's trail."""
+"""What happened to each claimed delivery, and writing it down (every attempt kept).
+
+Outcomes are plain values; ``record`` writes any number of them in one transaction with one
+statement per kind (executemany). Each update is guarded by (status SENDING, attempts): a
+delivery whose lease expired and that another sender re-claimed is never overwritten by a
+late worker.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Delivery, DeliveryAttempt, DeliveryStatus, utcnow
+from libs.common.db.models import Delivery, DeliveryAttempt, DeliveryStatus, Recipient, utcnow
+from services.sender.claim import Claimed
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 3600.0
+ERROR_MAX_CHARS = 2000
+REASON_MAX_CHARS = 256  # deliveries.reason is VARCHAR(256)
+
+DELIVERIES = cast(Table, Delivery.__table__)
+
+Kind = Literal["sent", "retry", "failed", "denied", "deferred"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    attempt: int
+    kind: Kind
+    channel: str
+    error: str | None = None
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    forget_chat: tuple[str, str, str] | None = None  # (tenant, user, chat) to unlink
 
 
 def backoff_s(attempt: int, retry_after_s: float | None = None) -> float:
-    """Exponential with full jitter: 5 s, 10 s, 20 s … capped at an hour."""
+    """Exponential with jitter: ~5 s, 10 s, 20 s … capped at an hour; the peer's word wins."""
     if retry_after_s is not None:
         return retry_after_s
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempt - 1, 0))
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
-async def _finish(
-    session: AsyncSession, d: Delivery, outcome: str, error: str | None, **values: object
-) -> None:
-    session.add(DeliveryAttempt(delivery_id=d.id, attempt=d.attempts, outcome=outcome, error=error))
-    # guarded by status: a lease that expired and was re-claimed elsewhere is not overwritten
-    await session.execute(
-        update(Delivery)
+def sent(c: Claimed, provider_message_id: str | None) -> Outcome:
+    return Outcome(c.id, c.attempts, "sent", c.channel, provider_message_id=provider_message_id)
+
+
+def failed(c: Claimed, error: str) -> Outcome:
+    return Outcome(c.id, c.attempts, "failed", c.channel, error=error[:ERROR_MAX_CHARS])
+
+
+def unreachable(c: Claimed, error: str) -> Outcome:
+    """FAILED, and the user's dead Telegram chat is unlinked in the same transaction."""
+    chat = (c.tenant, c.user_id, c.telegram_chat_id) if c.telegram_chat_id else None
+    return Outcome(
+        c.id, c.attempts, "failed", c.channel, error=error[:ERROR_MAX_CHARS], forget_chat=chat
+    )
+
+
+def denied(c: Claimed, reason: str) -> Outcome:
+    return Outcome(c.id, c.attempts, "denied", c.channel, error=reason[:REASON_MAX_CHARS])
+
+
+def retry(c: Claimed, error: str, max_attempts: int, retry_after_s: float | None = None) -> Outcome:
+    """Back to PENDING after a backoff, or FAILED once the attempts are used up."""
+    if c.attempts >= max_attempts:
+        return failed(c, f"attempts exhausted ({c.attempts}): {error}")
+    when = utcnow() + timedelta(seconds=backoff_s(c.attempts, retry_after_s))
+    return Outcome(
+        c.id, c.attempts, "retry", c.channel, error=error[:ERROR_MAX_CHARS], next_attempt_at=when
+    )
+
+
+def deferred(c: Claimed, delay_s: float, why: str) -> Outcome:
+    """Not attempted (rate limit, permission check unavailable): PENDING again later, and
+    the attempt is given back, so an outage elsewhere never uses up a delivery's attempts."""
+    when = utcnow() + timedelta(seconds=delay_s)
+    return Outcome(c.id, c.attempts, "deferred", c.channel, error=why, next_attempt_at=when)
+
+
+def _guarded(**values: Any) -> Any:
+    return (
+        update(DELIVERIES)
         .where(
-            Delivery.id == d.id,
-            Delivery.status == DeliveryStatus.SENDING.value,
-            Delivery.attempts == d.attempts,
+            DELIVERIES.c.id == bindparam("o_id"),
+            DELIVERIES.c.status == DeliveryStatus.SENDING.value,
+            DELIVERIES.c.attempts == bindparam("o_attempt"),
         )
-        .values(locked_until=None, last_error=error, **values)
+        .values(locked_until=None, last_error=bindparam("o_error"), **values)
     )
 
 
-async def mark_sent(session: AsyncSession, d: Delivery, provider_id: str | None) -> None:
-    await _finish(
-        session,
-        d,
-        "sent",
-        None,
+_STATEMENTS: dict[Kind, Any] = {
+    "sent": _guarded(
         status=DeliveryStatus.SENT.value,
-        provider_message_id=provider_id,
-        sent_at=utcnow(),
+        provider_message_id=bindparam("o_provider_id"),
+        sent_at=bindparam("o_at"),
+    ),
+    "retry": _guarded(status=DeliveryStatus.PENDING.value, next_attempt_at=bindparam("o_next")),
+    "failed": _guarded(status=DeliveryStatus.FAILED.value),
+    "denied": _guarded(status=DeliveryStatus.DENIED.value, reason=bindparam("o_error")),
+    "deferred": _guarded(
+        status=DeliveryStatus.PENDING.value,
+        next_attempt_at=bindparam("o_next"),
+        attempts=DELIVERIES.c.attempts - 1,
+    ),
+}
+
+
+def _params(o: Outcome, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"o_id": o.delivery_id, "o_attempt": o.attempt, "o_error": o.error}
+    if o.kind == "sent":
+        params.update(o_provider_id=o.provider_message_id, o_at=now)
+    elif o.kind in ("retry", "deferred"):
+        params["o_next"] = o.next_attempt_at
+    return params
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Flush only; the caller's transaction commits."""
+    now = utcnow()
+    by_kind: dict[Kind, list[dict[str, Any]]] = defaultdict(list)
+    for o in outcomes:
+        by_kind[o.kind].append(_params(o, now))
+    for kind, params in by_kind.items():
+        await session.execute(_STATEMENTS[kind], params)
+    attempts = [
+        {"delivery_id": o.delivery_id, "attempt": o.attempt, "outcome": o.kind, "error": o.error}
+        for o in outcomes
+        if o.kind != "deferred"  # not an attempt: nothing was tried
+    ]
+    if attempts:
+        await session.execute(insert(DeliveryAttempt), attempts)
+    dead = [
+        dict(zip(("t", "u", "c"), o.forget_chat, strict=True)) for o in outcomes if o.forget_chat
+    ]
+    if dead:
+        await session.execute(_FORGET_CHAT, dead)
+
+
+# only if it is still the same chat: the user may have linked a new one meanwhile
+_FORGET_CHAT = (
+    update(cast(Table, Recipient.__table__))
+    .where(
+        Recipient.__table__.c.tenant == bindparam("t"),
+        Recipient.__table__.c.user_id == bindparam("u"),
+        Recipient.__table__.c.telegram_chat_id == bindparam("c"),
     )
-
-
-async def mark_retry(
-    session: AsyncSession,
-    d: Delivery,
-    error: str,
-    max_attempts: int,
-    retry_after_s: float | None = None,
-) -> None:
-    if d.attempts >= max_attempts:
-        await mark_failed(session, d, f"attempts exhausted ({d.attempts}): {error}")
-        return
-    when = utcnow() + timedelta(seconds=backoff_s(d.attempts, retry_after_s))
-    await _finish(
-        session, d, "retry", error, status=DeliveryStatus.PENDING.value, next_attempt_at=when
-    )
-
-
-async def mark_failed(session: AsyncSession, d: Delivery, error: str) -> None:
-    await _finish(session, d, "failed", error, status=DeliveryStatus.FAILED.value)
-
-
-async def mark_denied(session: AsyncSession, d: Delivery, reason: str) -> None:
-    await _finish(session, d, "denied", reason, status=DeliveryStatus.DENIED.value, reason=reason)
+    .values(telegram_chat_id=None)
+)

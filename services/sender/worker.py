@@ -1,4 +1,5 @@
-"""The sender's loop: claim a batch (committed), send each, record each outcome."""
+"""The sender's loop: claim a batch (committed), screen it with the mediator, send each,
+hand each outcome to the recorder (group commit)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,31 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Message
-from libs.common.db.engine import transaction
-from libs.common.db.models import Delivery, Recipient
+from libs.common.db.engine import is_sqlite, transaction
+from libs.common.mediator_client import MediatorClient
 from services.sender import metrics as m
-from services.sender.claim import claim_due
-from services.sender.outcome import mark_failed, mark_retry, mark_sent
+from services.sender.claim import Claimed, claim_due, due_depth
+from services.sender.outcome import Outcome, deferred, failed, retry, sent, unreachable
+from services.sender.permission import screen
 from services.sender.providers.base import (
     Address,
     OutgoingMessage,
     Provider,
+    ProviderDeferred,
     ProviderPermanentError,
     ProviderTransientError,
+    RecipientUnreachable,
 )
+from services.sender.recorder import OutcomeRecorder
 from services.sender.settings import SenderSettings
 
 log = logging.getLogger("herald.sender")
+
+DEPTH_INTERVAL_S = 10.0  # a COUNT over the due index; not on every sweep
+LOOP_ERROR_PAUSE_S = 1.0
 
 
 class Sender:
@@ -33,74 +40,105 @@ class Sender:
         self,
         sessions: async_sessionmaker[AsyncSession],
         providers: dict[str, Provider],
+        mediator: MediatorClient,
         settings: SenderSettings,
     ) -> None:
-        self._sessions, self._providers, self._s = sessions, providers, settings
+        self._sessions, self._providers, self._mediator = sessions, providers, mediator
+        self._s = settings
+        self.recorder = OutcomeRecorder(sessions, settings.sender_lease_s)
         self._wake = asyncio.Event()
+        self._stopping = False
+        self._depth_at = 0.0
 
     async def on_nudge(self, _message: Message) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the batch in hand, record its outcomes, then leave ``run_forever``."""
+        self._stopping = True
+        self._wake.set()
+
     async def run_forever(self) -> None:
-        while True:
-            try:
-                busy = await self.run_once()
-            except Exception:
-                log.exception("send loop failed; retrying")
-                busy = 0
-            if busy < self._s.sender_batch:
+        writer = asyncio.create_task(self.recorder.run())
+        # several loops: one claims and checks while another's batch is on the wire. SQLite
+        # has no SKIP LOCKED and one writer at a time, so it gets one loop.
+        count = 1 if is_sqlite(self._s.database_url) else self._s.sender_loops
+        loops = [asyncio.create_task(self._loop()) for _ in range(count)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for task in (*loops, writer):
+                task.cancel()
+            await asyncio.gather(*loops, writer, return_exceptions=True)
+            await self.recorder.flush()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            busy = await self._step()
+            if busy < self._s.sender_batch and not self._stopping:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._s.sender_sweep_interval_s)
 
+    async def _step(self) -> int:
+        try:
+            await self._gauge_depth()
+            return await self.run_once()
+        except Exception:
+            log.exception("send loop failed; retrying")
+            await asyncio.sleep(LOOP_ERROR_PAUSE_S)
+            return 0
+
     async def run_once(self) -> int:
+        """One batch; returns how many deliveries were claimed. Outcomes may still be in the
+        recorder when it returns (``await sender.recorder.flush()`` to write them now)."""
+        if self.recorder.backlog >= 2 * self._s.sender_batch:
+            await self.recorder.flush()  # back-pressure: never outrun the database
         async with transaction(self._sessions) as session:
-            batch = await claim_due(session, self._s.sender_batch, self._s.sender_lease_s)
-            addresses = await self._addresses(session, batch)
-        await asyncio.gather(*(self._deliver(d, addresses) for d in batch))
+            batch = await claim_due(
+                session, self._s.sender_batch, self._s.sender_lease_s, self._s.sender_max_attempts
+            )
+        if not batch:
+            return 0
+        screened = await screen(self._mediator, batch, self._s.sender_max_attempts)
+        self.recorder.add(screened.outcomes)
+        await asyncio.gather(*(self._deliver(c) for c in screened.allowed))
         return len(batch)
 
-    async def _addresses(
-        self, session: AsyncSession, batch: list[Delivery]
-    ) -> dict[tuple[str, str], Address]:
-        keys = {(d.tenant, d.user_id) for d in batch}
-        if not keys:
-            return {}
-        users = [u for _, u in keys]
-        rows = await session.scalars(select(Recipient).where(Recipient.user_id.in_(users)))
-        found = {
-            (r.tenant, r.user_id): Address(r.tenant, r.user_id, r.email, r.telegram_chat_id)
-            for r in rows
-        }
-        return {k: found.get(k, Address(*k)) for k in keys}
-
-    async def _deliver(self, d: Delivery, addresses: dict[tuple[str, str], Address]) -> None:
-        provider = self._providers.get(d.channel)
-        message = OutgoingMessage(d.id, d.subject, d.body, d.body_html)
+    async def _deliver(self, c: Claimed) -> None:
+        provider = self._providers.get(c.channel)
+        if provider is None:
+            self.recorder.add([failed(c, f"no provider configured for channel {c.channel!r}")])
+            return
         started = time.perf_counter()
-        try:
-            if provider is None:
-                raise ProviderPermanentError(f"no provider configured for channel {d.channel!r}")
-            result = await provider.send(addresses[(d.tenant, d.user_id)], message)
-        except ProviderTransientError as exc:
-            m.RETRIED.labels(d.channel).inc()
-            await self._record(
-                mark_retry, d, str(exc), self._s.sender_max_attempts, exc.retry_after_s
-            )
-            return
-        except Exception as exc:
-            log.warning("delivery %s failed: %r", d.id, exc)
-            m.FAILED.labels(d.channel).inc()
-            await self._record(mark_failed, d, f"{type(exc).__name__}: {exc}")
-            return
-        m.LATENCY.labels(d.channel).observe(time.perf_counter() - started)
-        m.SENT.labels(d.channel).inc()
-        await self._record(mark_sent, d, result.provider_message_id)
+        outcome = await self._attempt(provider, c)
+        if outcome.kind == "sent":
+            m.LATENCY.labels(c.channel).observe(time.perf_counter() - started)
+        self.recorder.add([outcome])
 
-    async def _record(self, fn: object, d: Delivery, *args: object) -> None:
+    async def _attempt(self, provider: Provider, c: Claimed) -> Outcome:
+        to = Address(c.tenant, c.user_id, c.email, c.telegram_chat_id)
+        message = OutgoingMessage(c.id, c.subject, c.body, c.body_html, c.notification_id)
+        max_attempts = self._s.sender_max_attempts
         try:
-            async with transaction(self._sessions) as session:
-                await fn(session, d, *args)  # type: ignore[operator]
-        except Exception:
-            # the lease expires and the delivery is claimed again: at-least-once, never lost
-            log.exception("could not record the outcome of delivery %s", d.id)
+            result = await provider.send(to, message)
+        except ProviderDeferred as exc:
+            return deferred(c, exc.delay_s, str(exc))
+        except ProviderTransientError as exc:
+            return retry(c, str(exc), max_attempts, exc.retry_after_s)
+        except RecipientUnreachable as exc:
+            return unreachable(c, str(exc))
+        except ProviderPermanentError as exc:
+            return failed(c, str(exc))
+        except Exception as exc:  # a provider bug or an unforeseen library error: bounded retry
+            log.exception("delivery %s: unexpected error from %s", c.id, c.channel)
+            return retry(c, f"unexpected {type(exc).__name__}: {exc}", max_attempts)
+        return sent(c, result.provider_message_id)
+
+    async def _gauge_depth(self) -> None:
+        now = time.monotonic()
+        if now - self._depth_at < DEPTH_INTERVAL_S:
+            return
+        self._depth_at = now
+        async with self._sessions() as session:
+            m.DUE.set(await due_depth(session))

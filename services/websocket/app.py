@@ -1,37 +1,122 @@
-"""Websocket gateway (DESIGN §8). Skeleton: serves health and metrics; the protocol grows here.
+"""Websocket gateway (DESIGN §8): wiring only — resources, the bus queue, the server, sweeps.
 
 Built directly on ``websockets`` (not ASGI): one process holds 15,000 connections, and the
-plain-HTTP endpoints are answered from ``process_request`` before any upgrade.
+plain-HTTP endpoints (/healthz, /readyz, /metrics) are answered from ``process_request``
+before any upgrade.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import time
+import uuid
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.typing import Origin
 
+from libs.common.auth import LEEWAY_S, TokenVerifier
+from libs.common.bus.base import Consumer, QueueSpec
+from libs.common.bus.topology import BROWSER_EXCHANGE, EVENTS_EXCHANGE
 from libs.common.health import run_checks
+from libs.common.mediator_client import MediatorClient
 from libs.common.metrics import METRICS_CONTENT_TYPE, render_metrics
 from libs.common.resources import Resources
+from services.websocket import metrics, protocol
+from services.websocket.fanout import Fanout
+from services.websocket.feeds import load_feeds
+from services.websocket.push import Pusher
+from services.websocket.registry import Registry
+from services.websocket.session import Sessions
 from services.websocket.settings import WebsocketSettings
+
+log = logging.getLogger("herald.websocket")
+
+SWEEP_S = 5.0  # idle and token-expiry checks: one pass over all clients, not a timer each
+MAX_INBOUND_QUEUE = 4  # frames buffered per connection before reading pauses (memory)
+CLOSE_TIMEOUT_S = 3.0
+SEND_HIGH_WATER_BYTES = 16 * 1024  # only our own replies await drain; pushes never do
+# Accept queue: a restart makes thousands of browsers reconnect at once; the default of 100
+# overflows and the kernel resets them (net.core.somaxconn caps it, 4096 here).
+LISTEN_BACKLOG = 4096
 
 
 class Gateway:
     def __init__(self, settings: WebsocketSettings) -> None:
         self.settings = settings
+        self.feeds = load_feeds(settings.ws_feeds_file)  # invalid YAML stops the start here
+        self.registry = Registry(settings.ws_max_subscriptions)
+        self.pusher = Pusher(settings.ws_max_backlog_bytes)
         self.resources: Resources | None = None
+        self.mediator: MediatorClient | None = None
+        self.consumer: Consumer | None = None
+        self.sweeper: asyncio.Task[None] | None = None
+        self.handling = 0  # connections inside the handler, authenticated or not
+        self._sessions: Sessions | None = None
 
-    async def start(self, host: str, port: int) -> Server:
-        self.resources = await Resources.open(self.settings, self.settings)
-        return await serve(self.handle, host, port, process_request=self.http)
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> Server:
+        s = self.settings
+        self.resources = await Resources.open(s, s)
+        self.mediator = MediatorClient(s.mediator_url, s.mediator_api_key, s.mediator_timeout_s)
+        self._sessions = Sessions(
+            s, TokenVerifier(s), self.registry, self.feeds, self.pusher, self.resources.sessions
+        )
+        fanout = Fanout(self.registry, self.feeds, self.pusher, self.mediator)
+        self.consumer = await self.resources.bus.consume_raw(
+            self._queue_spec(), fanout.on_message, s.amqp_prefetch
+        )
+        self.sweeper = asyncio.create_task(self._sweep())
+        return await serve(
+            self.handle,
+            host,
+            port,
+            process_request=self.http,
+            origins=self._origins(),
+            compression=None,  # permessage-deflate costs ~64 KiB of zlib state per connection
+            max_size=s.ws_max_message_bytes,
+            max_queue=MAX_INBOUND_QUEUE,
+            write_limit=SEND_HIGH_WATER_BYTES,
+            ping_interval=None,  # the idle sweep replaces a keepalive task per connection
+            close_timeout=CLOSE_TIMEOUT_S,
+            reuse_port=reuse_port,
+            backlog=LISTEN_BACKLOG,
+        )
+
+    def _queue_spec(self) -> QueueSpec:
+        """One exclusive, auto-deleted queue per process: every instance sees every push."""
+        bindings = [(BROWSER_EXCHANGE, "")]
+        bindings += [(EVENTS_EXCHANGE, key) for key in self.feeds.routing_keys()]
+        name = f"herald.websocket.{uuid.uuid4().hex[:16]}"
+        return QueueSpec(name=name, bindings=bindings, durable=False, exclusive=True)
+
+    def _origins(self) -> list[Origin | None]:
+        allowed: list[Origin | None] = [Origin(o) for o in self.settings.ws_allowed_origins]
+        if self.settings.ws_allow_missing_origin:
+            allowed.append(None)
+        return allowed
 
     async def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        if self.consumer is not None:
+            await self.consumer.cancel()
+        if self.mediator is not None:
+            await self.mediator.close()
         if self.resources is not None:
             await self.resources.close()
+
+    async def handle(self, conn: ServerConnection) -> None:
+        assert self._sessions is not None, "start() first"
+        self.handling += 1
+        try:
+            await self._sessions.handle(conn)
+        finally:
+            self.handling -= 1
 
     async def http(self, _conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -45,10 +130,35 @@ class Gateway:
             return _response(code, body.encode(), "application/json")
         if path == "/metrics":
             return _response(HTTPStatus.OK, render_metrics(), METRICS_CONTENT_TYPE)
+        if self.handling >= self.settings.ws_max_connections:
+            return self._full()
         return None
 
-    async def handle(self, conn: ServerConnection) -> None:
-        await conn.close(1011, "gateway protocol not implemented yet")
+    def _full(self) -> Response:
+        metrics.REFUSED.labels("full").inc()
+        retry = str(self.settings.ws_retry_after_s)
+        body = json.dumps({"error": "gateway full", "retry_after_s": int(retry)}).encode()
+        response = _response(HTTPStatus.SERVICE_UNAVAILABLE, body, "application/json")
+        response.headers["Retry-After"] = retry
+        return response
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        idle_before = time.monotonic() - self.settings.ws_idle_timeout_s
+        expired_before = time.time() - LEEWAY_S
+        for client in self.registry.clients():
+            if client.dropped:
+                continue
+            if client.last_seen < idle_before:
+                client.dropped = True
+                self.pusher.close(client, protocol.CLOSE_IDLE, "idle timeout: send pings")
+            elif 0 < client.exp < expired_before:
+                client.dropped = True
+                self.pusher.close(client, protocol.CLOSE_POLICY, "token expired: reconnect")
 
 
 def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
@@ -56,14 +166,16 @@ def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
     return Response(status.value, status.phrase, headers, body)
 
 
-async def run(settings: WebsocketSettings, host: str, port: int) -> None:
+async def run(settings: WebsocketSettings, host: str, port: int, reuse_port: bool = False) -> None:
     gateway = Gateway(settings)
-    server = await gateway.start(host, port)
+    server = await gateway.start(host, port, reuse_port)
+    log.info("websocket gateway on %s:%d, feeds %s", host, port, sorted(gateway.feeds.feeds))
     try:
         await server.serve_forever()
     except asyncio.CancelledError:
         pass
     finally:
         server.close()
-        await server.wait_closed()
+        with contextlib.suppress(Exception):
+            await server.wait_closed()
         await gateway.close()

@@ -16,12 +16,17 @@ from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Delivery, DeliveryStatus, Event, Notification, Recipient
 from libs.common.producer import EventProducer
 from libs.common.seed import seed_defaults
+from services.acl_mediator.app import create_app as mediator_app
+from services.acl_mediator.reference_backend import create_reference_app
+from services.acl_mediator.reference_data import HeraldDirectory
+from services.acl_mediator.settings import MediatorSettings
 from services.ingest.app import create_app as ingest_app
 from services.processor.app import create_app as processor_app
 from services.processor.settings import ProcessorSettings
 from services.sender.app import create_app as sender_app
 from services.sender.settings import SenderSettings
 from tests.apps import API_KEY, eventually, ingest_settings, running
+from tests.services.acl_mediator.support import KEY, modules_file, serve
 
 
 async def test_thin_slice_on_postgres_and_rabbitmq(
@@ -57,6 +62,16 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
         )
 
     async with AsyncExitStack() as stack:
+        # the real mediator, asking the reference module backend on Herald's own database
+        backend = await stack.enter_async_context(
+            serve(create_reference_app(HeraldDirectory(db_url)))
+        )
+        modules = modules_file(tmp_path, {"tenders": {"base_url": backend}})
+        mediator_url = await stack.enter_async_context(
+            serve(
+                mediator_app(MediatorSettings(api_keys={KEY: "sender"}, acl_modules_file=modules))
+            )
+        )
         http = await stack.enter_async_context(
             running(ingest_app(ingest_settings(db_url, amqp_url)))
         )
@@ -66,7 +81,13 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
         await stack.enter_async_context(
             running(
                 sender_app(
-                    SenderSettings(database_url=db_url, amqp_url=amqp_url, outbox_dir=outbox)
+                    SenderSettings(
+                        database_url=db_url,
+                        amqp_url=amqp_url,
+                        outbox_dir=outbox,
+                        mediator_url=mediator_url,
+                        mediator_api_key=KEY,
+                    )
                 )
             )
         )

@@ -75,6 +75,8 @@ class Event(Base):
         UniqueConstraint("tenant", "source", "source_event_id", name="uq_events_idempotency"),
         Index("ix_events_status_received", "status", "received_at"),
         Index("ix_events_entity", "tenant", "entity_type", "entity_id"),
+        # the subscription preview: recent events of one source and entity type
+        Index("ix_events_recent", "tenant", "source", "entity_type", "received_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -150,14 +152,17 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
         Index("ix_notifications_inbox", "tenant", "user_id", "id"),
+        # unread newest-first pages and the unread counters (source INCLUDEd: index-only)
         Index(
             "ix_notifications_unread",
             "tenant",
             "user_id",
-            "source",
+            "id",
+            postgresql_include=["source"],
             postgresql_where=text("read_at IS NULL AND archived_at IS NULL"),
             sqlite_where=text("read_at IS NULL AND archived_at IS NULL"),
         ),
+        Index("ix_notifications_source", "tenant", "user_id", "source", "id"),  # ?source=
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

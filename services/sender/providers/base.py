@@ -24,6 +24,7 @@ class OutgoingMessage:
     subject: str
     body: str
     body_html: str | None = None
+    notification_id: int | None = None  # None for a digest
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,24 @@ class ProviderPermanentError(PermanentError):
     """Will never work for this message (SMTP 5xx, bad address, unknown chat)."""
 
 
+class RecipientUnreachable(ProviderPermanentError):
+    """The address itself is dead (the user blocked the bot, the chat is gone): the delivery
+    fails and the address is unlinked, so later events skip this channel for the user."""
+
+
+class ProviderDeferred(TransientError):
+    """Not attempted now (a rate limit would be broken): try again in ``delay_s``; this does
+    not count as an attempt."""
+
+    def __init__(self, reason: str, delay_s: float) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
 class Provider(abc.ABC):
+    """``send`` returns on success, raises ProviderTransientError (retry with backoff),
+    ProviderPermanentError (FAILED) or ProviderDeferred (later, not an attempt)."""
+
     channel: str
 
     async def start(self) -> None:

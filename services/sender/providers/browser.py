@@ -1,28 +1,67 @@
-"""Browser: publish to herald.browser; every websocket gateway instance gets a copy."""
+"""Browser: publish a BrowserPush to herald.browser; every websocket gateway gets a copy and
+forwards it to that user's open pages (DESIGN §8)."""
 
 from __future__ import annotations
 
-import json
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
 from libs.common.bus.topology import BROWSER_EXCHANGE
-from services.sender.providers.base import Address, OutgoingMessage, Provider, ProviderResult
+from libs.common.db.models import Notification
+from libs.common.schemas.inbox import BrowserPush, InboxItem, UnreadCounts
+from services.sender.providers.base import (
+    Address,
+    OutgoingMessage,
+    Provider,
+    ProviderPermanentError,
+    ProviderResult,
+    ProviderTransientError,
+)
 
 
 class BrowserProvider(Provider):
     channel = "browser"
 
-    def __init__(self, bus: Bus) -> None:
-        self._bus = bus
+    def __init__(self, bus: Bus, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._bus, self._sessions = bus, sessions
 
     async def send(self, to: Address, message: OutgoingMessage) -> ProviderResult:
-        body = {
-            "kind": "notification",
-            "tenant": to.tenant,
-            "user_id": to.user_id,
-            "delivery_id": message.delivery_id,
-            "title": message.subject,
-            "body": message.body,
-        }
-        await self._bus.publish(BROWSER_EXCHANGE, "", json.dumps(body).encode())
+        if message.notification_id is None:
+            raise ProviderPermanentError("the browser channel shows the inbox; it has no digests")
+        async with self._sessions() as session:
+            push = await build_push(session, to, message.notification_id)
+        try:
+            await self._bus.publish(BROWSER_EXCHANGE, "", push.model_dump_json().encode())
+        except Exception as exc:  # broker down or unconfirmed: try again later
+            raise ProviderTransientError(f"herald.browser publish: {exc!r}") from exc
         return ProviderResult(f"browser-{message.delivery_id}")
+
+
+async def build_push(session: AsyncSession, to: Address, notification_id: int) -> BrowserPush:
+    note = await session.get(Notification, notification_id)
+    if note is None:
+        raise ProviderPermanentError(f"notification {notification_id} is gone")
+    return BrowserPush(
+        kind="notification",
+        tenant=to.tenant,
+        user_id=to.user_id,
+        notification=InboxItem.model_validate(note),
+        counts=await unread_counts(session, to.tenant, to.user_id),
+    )
+
+
+async def unread_counts(session: AsyncSession, tenant: str, user_id: str) -> UnreadCounts:
+    """One GROUP BY over the user's unread rows (the partial index ix_notifications_unread)."""
+    rows = await session.execute(
+        select(Notification.source, func.count())
+        .where(
+            Notification.tenant == tenant,
+            Notification.user_id == user_id,
+            Notification.read_at.is_(None),
+            Notification.archived_at.is_(None),
+        )
+        .group_by(Notification.source)
+    )
+    by_source = {source: int(n) for source, n in rows.all()}
+    return UnreadCounts(total=sum(by_source.values()), by_source=by_source)

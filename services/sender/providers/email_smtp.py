@@ -1,6 +1,16 @@
-"""E-mail over SMTP (aiosmtplib)."""
+"""E-mail over SMTP (aiosmtplib) through a small pool of reused connections.
+
+Opening a connection costs a TCP handshake, EHLO, maybe STARTTLS and AUTH — several round
+trips, more than the mail itself — so ``smtp_pool_size`` connections stay open and each mail
+borrows one. Classification: a refusal inside the mail transaction (MAIL, RCPT, DATA) is
+transient when 4xx and permanent when 5xx; anything about the connection itself (refused,
+dropped, timed out, failed AUTH or STARTTLS) is transient — the mail is fine, the link is not.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import aiosmtplib
 
@@ -12,37 +22,114 @@ from services.sender.providers.base import (
     ProviderResult,
     ProviderTransientError,
 )
-from services.sender.providers.email_message import build_email, message_id
+from services.sender.providers.email_message import build_email, envelope_address, message_id
 from services.sender.settings import SenderSettings
 
-SMTP_TIMEOUT_S = 30
+IDLE_PROBE_S = 30.0  # servers drop idle clients (often after 60-300 s): NOOP before reuse
+
+
+class SmtpPool:
+    """At most ``size`` connections; a broken one is closed and reopened on next use."""
+
+    def __init__(self, settings: SenderSettings) -> None:
+        self._s = settings
+        self._idle: asyncio.LifoQueue[tuple[aiosmtplib.SMTP, float]] = asyncio.LifoQueue()
+        for _ in range(settings.smtp_pool_size):
+            self._idle.put_nowait((self._client(), 0.0))
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self._s.smtp_host,
+            port=self._s.smtp_port,
+            username=self._s.smtp_username,
+            password=self._s.smtp_password,
+            start_tls=self._s.smtp_starttls,
+            cert_bundle=str(self._s.smtp_ca_file) if self._s.smtp_ca_file else None,
+            timeout=self._s.smtp_timeout_s,
+            # not socket.getfqdn(): a blocking DNS lookup on every connect
+            local_hostname=self._s.email_from.rsplit("@", 1)[-1].strip(">") or "localhost",
+        )
+
+    async def acquire(self) -> aiosmtplib.SMTP:
+        client, last_used = await self._idle.get()
+        try:
+            await self._ready(client, last_used)
+        except BaseException:
+            self.release(client, broken=True)
+            raise
+        return client
+
+    async def _ready(self, client: aiosmtplib.SMTP, last_used: float) -> None:
+        if client.is_connected and time.monotonic() - last_used > IDLE_PROBE_S:
+            try:
+                await client.noop()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+        if not client.is_connected:
+            await client.connect()
+
+    def release(self, client: aiosmtplib.SMTP, broken: bool = False) -> None:
+        if broken and client.is_connected:
+            client.close()
+        self._idle.put_nowait((client, time.monotonic()))
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client, _ = self._idle.get_nowait()
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
 
 
 class SmtpProvider(Provider):
     channel = "email"
 
     def __init__(self, settings: SenderSettings) -> None:
-        assert settings.smtp_host
+        if not settings.smtp_host:
+            raise ValueError("SmtpProvider needs HERALD_SMTP_HOST")
         self._s = settings
+        self._envelope_from = envelope_address(settings.email_from)
+        self._pool = SmtpPool(settings)
+
+    async def close(self) -> None:
+        await self._pool.close()
 
     async def send(self, to: Address, message: OutgoingMessage) -> ProviderResult:
         if not to.email:
             raise ProviderPermanentError("no e-mail address")
-        mail = build_email(message, self._s.email_from, to.email)
         try:
-            await aiosmtplib.send(
-                mail,
-                hostname=self._s.smtp_host,
-                port=self._s.smtp_port,
-                username=self._s.smtp_username,
-                password=self._s.smtp_password,
-                start_tls=self._s.smtp_starttls,
-                timeout=SMTP_TIMEOUT_S,
-            )
-        except aiosmtplib.SMTPResponseException as exc:
-            if 400 <= exc.code < 500:
-                raise ProviderTransientError(f"SMTP {exc.code}: {exc.message}") from exc
-            raise ProviderPermanentError(f"SMTP {exc.code}: {exc.message}") from exc
+            mail = build_email(message, self._s.email_from, to.email)
+        except ValueError as exc:  # CR/LF or worse in the address: never put on the wire
+            raise ProviderPermanentError(f"bad address: {exc}") from exc
+        try:
+            client = await self._pool.acquire()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise ProviderTransientError(f"SMTP: {exc!r}") from exc
+            raise ProviderTransientError(f"SMTP connect: {exc!r}") from exc
+        broken = True
+        try:
+            await client.sendmail(self._envelope_from, [envelope_address(to.email)], mail)
+            broken = False
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            broken = False
+            refused = exc.recipients[0]
+            raise _classified(refused.code, refused.message) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            broken = exc.code == 421  # "closing transmission channel"
+            raise _classified(exc.code, exc.message) from exc
+        except (ValueError, aiosmtplib.SMTPNotSupported) as exc:
+            # an address aiosmtplib will not put on the wire (or needs SMTPUTF8 the server lacks)
+            broken = False
+            raise ProviderPermanentError(f"bad address: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise ProviderTransientError(f"SMTP connection: {exc!r}") from exc
+        finally:
+            self._pool.release(client, broken)
         return ProviderResult(message_id(message.delivery_id, self._s.email_from))
+
+
+def _classified(code: int, text: str) -> ProviderTransientError | ProviderPermanentError:
+    if 400 <= code < 500:
+        return ProviderTransientError(f"SMTP {code}: {text}")
+    return ProviderPermanentError(f"SMTP {code}: {text}")

@@ -27,9 +27,12 @@ class OutboxProvider(Provider):
     async def send(self, to: Address, message: OutgoingMessage) -> ProviderResult:
         if not to.email:
             raise ProviderPermanentError("no e-mail address")
-        mail = build_email(message, self._from, to.email)
+        try:
+            mail = build_email(message, self._from, to.email)
+        except ValueError as exc:
+            raise ProviderPermanentError(f"bad address: {exc}") from exc
         path = self._dir / f"delivery-{message.delivery_id}.eml"
         tmp = path.with_suffix(".tmp")
-        await asyncio.to_thread(tmp.write_bytes, bytes(mail))
+        await asyncio.to_thread(tmp.write_bytes, mail)
         await asyncio.to_thread(tmp.replace, path)  # atomic: a reader never sees half a file
         return ProviderResult(message_id(message.delivery_id, self._from))

@@ -1,0 +1,67 @@
+"""The raw limit for bench/websocket: a bare ``websockets`` server, same options as the
+gateway, that only holds connections and ``broadcast``s a ready-made frame on command."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from multiprocessing.connection import Connection
+
+import uvloop
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from services.websocket import protocol
+
+
+def event_frame(seq: int) -> bytes:
+    """The same frame the gateway sends for the bench's event, stamped now."""
+    data = {
+        "id": f"e-{seq}",
+        "type": "tender.updated",
+        "entity": {"id": "T-1", "attributes": {"status": "open"}},
+        "payload": {"title": f"{time.time():.6f}"},
+    }
+    return protocol.entity_event("tender", {"tender_id": "T-1"}, data)
+
+
+async def serve_bare(pipe: Connection) -> None:
+    conns: set[ServerConnection] = set()
+
+    async def hold(conn: ServerConnection) -> None:
+        conns.add(conn)
+        try:
+            await conn.wait_closed()
+        finally:
+            conns.discard(conn)
+
+    server = await serve(
+        hold,
+        "127.0.0.1",
+        0,
+        compression=None,
+        max_queue=4,
+        ping_interval=None,
+        close_timeout=3,
+        backlog=4096,
+    )
+    pipe.send(server.sockets[0].getsockname()[1])
+    loop = asyncio.get_running_loop()
+    while True:
+        cmd, arg = await loop.run_in_executor(None, pipe.recv)
+        if cmd == "broadcast":
+            count, interval_s = arg
+            spent = 0.0
+            for seq in range(count):
+                started = time.perf_counter()
+                broadcast(conns, event_frame(seq), text=True)
+                spent += time.perf_counter() - started
+                await asyncio.sleep(interval_s)
+            pipe.send((len(conns), spent / count * 1000))
+        elif cmd == "exit":
+            server.close()
+            pipe.send(True)
+            return
+
+
+def main(pipe: Connection) -> None:
+    uvloop.run(serve_bare(pipe))

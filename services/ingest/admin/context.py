@@ -1,0 +1,60 @@
+"""What the admin's views reach at request time: the ingest app's database and bus.
+
+sqladmin wants a session maker when the admin is built, but the engine only exists once the
+ingest lifespan has opened its resources; ``LateBoundSessions`` binds each new session to the
+engine of the running app, so the admin shares ingest's pool instead of opening its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from libs.common.bus import Bus
+from libs.common.bus.topology import PROCESS_KEY, SEND_KEY, WORK_EXCHANGE
+from libs.common.resources import Resources
+
+log = logging.getLogger("herald.admin")
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    app: Starlette
+
+    @property
+    def resources(self) -> Resources:
+        resources: Resources = self.app.state.resources
+        return resources
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.resources.sessions
+
+    @property
+    def bus(self) -> Bus:
+        return self.resources.bus
+
+    async def nudge_processor(self, event_id: str) -> None:
+        await self._publish(PROCESS_KEY, {"event_id": event_id})
+
+    async def nudge_sender(self, delivery_ids: list[int]) -> None:
+        await self._publish(SEND_KEY, {"delivery_ids": delivery_ids})
+
+    async def _publish(self, key: str, body: dict[str, Any]) -> None:
+        try:
+            await self.bus.publish(WORK_EXCHANGE, key, json.dumps(body).encode())
+        except Exception as exc:  # the worker's periodic sweep finds the row within seconds
+            log.warning("admin nudge %s not sent: %s", key, exc)
+
+
+class LateBoundSessions(async_sessionmaker[AsyncSession]):
+    def __init__(self, ctx: AdminContext) -> None:
+        super().__init__(class_=AsyncSession, expire_on_commit=False)
+        self._ctx = ctx
+
+    def __call__(self, **local_kw: Any) -> AsyncSession:
+        return super().__call__(bind=self._ctx.resources.engine, **local_kw)

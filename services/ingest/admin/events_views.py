@@ -1,0 +1,114 @@
+"""Events (with raw body and processing trail) and rejected messages; reprocess action."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqladmin import action
+from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter, StaticValuesFilter
+from sqlalchemy import Select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from libs.common.db.engine import transaction
+from libs.common.db.models import Event, EventStatus
+from services.ingest.admin.actions import ActionRefused, reprocess_event
+from services.ingest.admin.base import (
+    HeraldView,
+    action_pks,
+    admin_name,
+    pre_bytes,
+    pre_json,
+    pre_text,
+    report_action,
+)
+from services.ingest.admin.trail import event_trail
+
+STATUSES = [(s.value, s.value) for s in EventStatus]
+
+
+class AwareTimeFilter(OperationColumnFilter):
+    """Times typed in the filter box are UTC (timestamptz columns need aware values)."""
+
+    def _convert_value_for_column(
+        self, value: str, column_obj: Any, operation: str = "equals"
+    ) -> Any:
+        converted = super()._convert_value_for_column(value, column_obj, operation)
+        if isinstance(converted, dt.datetime) and converted.tzinfo is None:
+            return converted.replace(tzinfo=dt.UTC)
+        return converted
+
+
+class EventAdmin(HeraldView, model=Event):
+    name, name_plural, icon = "Event", "Events", "fa-solid fa-bolt"
+    category = "Activity"
+    can_create = can_edit = can_delete = False  # the record of what arrived is never rewritten
+    column_list: ClassVar[list[Any]] = [
+        Event.received_at, Event.status, Event.source, Event.type, Event.entity_type,
+        Event.entity_id, Event.tenant, Event.attempts, Event.id,
+    ]  # fmt: skip
+    column_default_sort: ClassVar[Any] = (Event.received_at, True)
+    column_searchable_list: ClassVar[list[Any]] = [Event.id, Event.entity_id, Event.source_event_id]
+    column_sortable_list: ClassVar[list[Any]] = [Event.received_at, Event.status, Event.source]
+    column_filters: ClassVar[list[Any]] = [
+        StaticValuesFilter(Event.status, STATUSES),
+        AllUniqueStringValuesFilter(Event.source),
+        AllUniqueStringValuesFilter(Event.type),
+        AwareTimeFilter(Event.received_at, title="Received (UTC, e.g. 2026-11-26T10:00)"),
+    ]
+    column_formatters_detail: ClassVar[dict[Any, Any]] = {
+        Event.body: lambda m, a: pre_json(m.body),
+        Event.headers: lambda m, a: pre_json(m.headers),
+        Event.raw: lambda m, a: pre_bytes(m.raw),
+        Event.error: lambda m, a: pre_text(m.error),
+    }
+    details_template = "herald_admin/event_details.html"
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        async with transaction(self.ctx.sessions()) as session:
+            return {"trail": await event_trail(session, request.path_params["pk"])}
+
+    @action(
+        "reprocess",
+        label="Reprocess",
+        confirmation_message="Put the selected failed events back and process them again?",
+    )
+    async def reprocess(self, request: Request) -> Response:
+        done, refused = [], []
+        for pk in action_pks(request):
+            try:
+                async with transaction(self.ctx.sessions()) as session:
+                    await reprocess_event(session, pk, admin_name(request))
+                done.append(pk)
+            except ActionRefused as exc:
+                refused.append(str(exc))
+        for pk in done:
+            await self.ctx.nudge_processor(pk)
+        return report_action(request, self, "reprocessing", done, refused)
+
+
+class RejectedAdmin(HeraldView, model=Event):
+    """Messages that failed validation: raw bytes, headers and the reason, nothing dropped."""
+
+    name, name_plural, icon = "Rejected message", "Rejected messages", "fa-solid fa-ban"
+    category = "Activity"
+    can_create = can_edit = can_delete = False
+    column_list: ClassVar[list[Any]] = [Event.received_at, Event.error, Event.source, Event.id]
+    column_default_sort: ClassVar[Any] = (Event.received_at, True)
+    column_searchable_list: ClassVar[list[Any]] = [Event.id, Event.error]
+    column_details_list: ClassVar[list[Any]] = [
+        Event.id, Event.received_at, Event.error, Event.headers, Event.raw,
+        Event.source, Event.type,
+    ]  # fmt: skip
+    column_formatters: ClassVar[dict[Any, Any]] = {Event.error: lambda m, a: (m.error or "")[:120]}
+    column_formatters_detail: ClassVar[dict[Any, Any]] = EventAdmin.column_formatters_detail
+
+    def list_query(self, request: Request) -> Select[Any]:
+        return super().list_query(request).where(Event.status == EventStatus.REJECTED.value)
+
+    def count_query(self, request: Request) -> Select[Any]:
+        return super().count_query(request).where(Event.status == EventStatus.REJECTED.value)
+
+
+RejectedAdmin.identity = "rejected-message"  # the metaclass names it after the model

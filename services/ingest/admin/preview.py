@@ -1,0 +1,159 @@
+"""Template checks and previews: syntax, then a render in the sandbox against a sample event.
+
+The sample is the latest stored event of the template's type (what production will really
+feed it), or a synthetic one when none arrived yet. The context has the same shape the
+processor renders with (services/processor/render.py::context — kept in step by a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db.models import Event, EventStatus, EventType
+from libs.common.errors import ValidationFailed
+from libs.common.schemas.envelope import EventEnvelope, validate_body
+from libs.common.templates import Rendered, TemplateRenderError, render_string, validate_template
+
+DEFAULT_KEY = "*"
+DIGEST_KEY = "herald.digest"
+
+
+SAMPLE_RECIPIENT: dict[str, Any] = {
+    "user_id": "u-17",
+    "timezone": "Europe/Moscow",
+    "roles": ["designer"],
+    "company_id": "c-1",
+    "manager_id": "u-3",
+    "attributes": {},
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    context: dict[str, Any]
+    description: str  # shown next to the preview: which event it was rendered against
+
+
+def event_context(event_id: str, env: EventEnvelope, locale: str) -> dict[str, Any]:
+    """The processor's context (services/processor/render.py: event_context + recipient),
+    for a sample recipient; a test keeps the two in step."""
+    return {
+        "event": {
+            "id": event_id,
+            "source_event_id": env.id,
+            "source": env.source,
+            "type": env.type,
+            "tenant": env.tenant,
+            "project_id": env.project_id,
+            "priority": env.priority.value,
+            "occurred_at": env.occurred_at.isoformat(),
+        },
+        "entity": env.entity.model_dump(),
+        "actor": env.actor.model_dump() if env.actor else {},
+        "payload": env.payload,
+        "recipient": {**SAMPLE_RECIPIENT, "locale": locale},
+    }
+
+
+def synthetic_body(source: str, type_: str) -> dict[str, Any]:
+    occurred = datetime.now(UTC)
+    return {
+        "id": "sample-0001",
+        "source": source,
+        "type": type_,
+        "tenant": "default",
+        "project_id": "P-42",
+        "entity": {
+            "type": "tender",
+            "id": "T-1001",
+            "attributes": {
+                "deadline": (occurred + timedelta(days=7)).date().isoformat(),
+                "section": "basement",
+                "responsible": ["u-17"],
+            },
+        },
+        "actor": {"id": "u-7"},
+        "recipients": {"assignee": ["u-17"]},
+        "priority": "normal",
+        "occurred_at": occurred.isoformat(),
+        "payload": {"title": "Add fire-safety certificate"},
+    }
+
+
+def digest_context(locale: str) -> dict[str, Any]:
+    """A two-item digest for previews of ``herald.digest`` templates."""
+    items = [
+        {"title": "Add fire-safety certificate", "entity": {"type": "tender", "id": "T-1001"}},
+        {"title": "Approval overdue", "entity": {"type": "approval", "id": "A-7"}},
+    ]
+    return {
+        "recipient": {"user_id": "u-17", "locale": locale, "attributes": {}},
+        "digest": {"count": len(items), "window_start": "", "window_end": ""},
+        "groups": [
+            {"source": "tenders", "items": items[:1]},
+            {"source": "approvals", "items": items[1:]},
+        ],
+        "items": items,
+    }
+
+
+async def _split_key(session: AsyncSession, key: str) -> tuple[str, str]:
+    """'<source>.<type>' → (source, type), using the event type's own source when known."""
+    et = await session.get(EventType, key)
+    if et is not None and key.startswith(et.source + "."):
+        return et.source, key[len(et.source) + 1 :]
+    source, _, type_ = key.partition(".")
+    return source, type_ or key
+
+
+async def sample_for(session: AsyncSession, event_type: str, locale: str) -> Sample:
+    if event_type == DIGEST_KEY:
+        return Sample(digest_context(locale), "a sample two-item digest")
+    stmt = select(Event).where(Event.status != EventStatus.REJECTED.value)
+    if event_type != DEFAULT_KEY:
+        source, type_ = await _split_key(session, event_type)
+        stmt = stmt.where(Event.source == source, Event.type == type_)
+    for latest in await session.scalars(stmt.order_by(Event.received_at.desc()).limit(1)):
+        try:
+            env = validate_body(latest.body or {})
+        except ValidationFailed:
+            break  # stored before a schema change: fall back to the synthetic sample
+        return Sample(event_context(latest.id, env, locale), f"the latest event {latest.id}")
+    source, type_ = (
+        await _split_key(session, event_type)
+        if event_type != DEFAULT_KEY
+        else ("tenders", "tender.requirement_added")
+    )
+    env = validate_body(synthetic_body(source, type_))
+    return Sample(event_context("sample-0001", env, locale), "a sample event")
+
+
+def check(subject: str, body: str, body_html: str | None, context: dict[str, Any]) -> Rendered:
+    """Raise TemplateRenderError naming the field and the problem; else the rendering."""
+    out: dict[str, str] = {}
+    fields = (("subject", subject, False), ("body", body, False), ("body_html", body_html, True))
+    for name, source, html in fields:
+        if not source:
+            continue
+        try:
+            validate_template(source, html=html)
+            out[name] = render_string(source, context, html=html)
+        except TemplateRenderError as exc:
+            raise TemplateRenderError(f"{name}: {_hint(exc)}") from exc
+    return Rendered(
+        subject=out.get("subject", "").strip(),
+        body=out.get("body", ""),
+        body_html=out.get("body_html"),
+    )
+
+
+def _hint(exc: TemplateRenderError) -> str:
+    text = str(exc)
+    if "UndefinedError" in text:
+        return f"{text} — the sample event has no such value; use `| default('…')` if optional"
+    return text

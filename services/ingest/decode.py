@@ -1,0 +1,73 @@
+"""Turn one incoming message into an accepted event or a rejected one, with a precise reason.
+
+The envelope contract (``parse_envelope``) names the input class; on top of it ingest refuses
+what the database could never store, so such a message becomes a ``rejected`` row instead of a
+poison message that fails forever: PostgreSQL ``jsonb`` has no NUL character and no lone
+UTF-16 surrogate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from libs.common.errors import ValidationFailed
+from libs.common.schemas.envelope import EventEnvelope, parse_envelope
+
+# Cheap byte probes; the exact (slower) check only runs when one of them hits.
+_NUL_ESCAPE = b"\\u0000"
+_SURROGATE_ESCAPES = (b"\\ud", b"\\uD")  # also hits valid pairs (emoji); those pass
+
+
+@dataclass(frozen=True)
+class Accepted:
+    envelope: EventEnvelope
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    raw: bytes
+    headers: dict[str, Any]
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """The input class, for the metric label: not_json, not_utf8, invalid, too_large…"""
+        return self.reason.split(":", 1)[0]
+
+
+Decoded = Accepted | Rejected
+
+
+def decode(raw: bytes, headers: dict[str, Any]) -> Decoded:
+    try:
+        envelope, body = parse_envelope(raw)
+        check_storable(raw, body)
+    except ValidationFailed as exc:
+        return Rejected(raw, headers, exc.reason)
+    return Accepted(envelope, body)
+
+
+def check_storable(raw: bytes, body: dict[str, Any]) -> None:
+    """Raise ValidationFailed when the body holds text PostgreSQL's jsonb cannot store."""
+    if _NUL_ESCAPE in raw and _contains_nul(body):
+        raise ValidationFailed("unstorable: a string contains the NUL character (\\u0000)")
+    if any(p in raw for p in _SURROGATE_ESCAPES):
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationFailed(
+                "unstorable: a string contains a lone UTF-16 surrogate (\\ud800-\\udfff)"
+            ) from exc
+
+
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False

@@ -1,0 +1,77 @@
+"""PUT/GET /v1/recipients/{user_id}: the directory used for enrichment, fed by the company's
+user service (service API key). DESIGN §4 ``recipients``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from pydantic import BaseModel
+
+from libs.common.db.engine import transaction
+from libs.common.db.models import Recipient
+from libs.common.directory import RecipientFields, recipient_dict, upsert_recipient
+from libs.common.schemas.envelope import IDENT_PATTERN
+from services.ingest.auth_deps import CallingService
+
+# A producer's key names its module; only these may rewrite people's addresses (a leaked
+# "tenders" key must not be able to redirect everyone's e-mail).
+DIRECTORY_CALLERS = frozenset({"*", "directory"})
+
+router = APIRouter(prefix="/v1/recipients", tags=["directory"])
+
+UserId = Annotated[str, Path(min_length=1, max_length=128)]
+Tenant = Annotated[str, Query(pattern=IDENT_PATTERN)]
+
+
+class RecipientOut(BaseModel):
+    tenant: str
+    user_id: str
+    email: str | None
+    telegram_chat_id: str | None
+    locale: str
+    timezone: str
+    roles: list[str]
+    company_id: str | None
+    manager_id: str | None
+    attributes: dict[str, Any]
+    updated_at: datetime
+
+
+def _allowed(caller: str) -> None:
+    if caller not in DIRECTORY_CALLERS:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"key for {caller!r} may not change the directory"
+        )
+
+
+async def _read(request: Request, tenant: str, user_id: str) -> RecipientOut:
+    async with request.app.state.resources.sessions() as session:
+        row = await session.get(Recipient, (tenant, user_id))
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {user_id} in {tenant}")
+    return RecipientOut(**recipient_dict(row))
+
+
+@router.put("/{user_id}", response_model=RecipientOut, summary="Create or update a person")
+async def put_recipient(
+    request: Request,
+    user_id: UserId,
+    fields: RecipientFields,
+    caller: CallingService,
+    tenant: Tenant = "default",
+) -> RecipientOut:
+    """Fields left out keep their stored value (a sync never clears a linked Telegram chat)."""
+    _allowed(caller)
+    async with transaction(request.app.state.resources.sessions) as session:
+        await upsert_recipient(session, tenant, user_id, fields)
+    return await _read(request, tenant, user_id)
+
+
+@router.get("/{user_id}", response_model=RecipientOut, summary="What the directory knows")
+async def get_recipient(
+    request: Request, user_id: UserId, caller: CallingService, tenant: Tenant = "default"
+) -> RecipientOut:
+    _allowed(caller)
+    return await _read(request, tenant, user_id)

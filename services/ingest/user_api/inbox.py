@@ -1,0 +1,105 @@
+"""GET /v1/inbox, /v1/inbox/counts and the read / unread / archive state changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import InstrumentedAttribute
+
+from libs.common.db.models import Notification
+from libs.common.schemas.envelope import IDENT_PATTERN
+from libs.common.schemas.inbox import UnreadCounts
+from services.ingest.auth_deps import CurrentUser
+from services.ingest.errors import error_responses
+from services.ingest.user_api import queries as q
+from services.ingest.user_api.edge import push_counts, reader, tx
+from services.ingest.user_api.schemas import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    InboxPage,
+    MarkResult,
+    ReadAllRequest,
+    ReadAllResult,
+)
+
+router = APIRouter(prefix="/v1/inbox", tags=["inbox"], responses=error_responses(401, 422, 503))
+
+
+@router.get("", summary="The user's notifications, newest first, by cursor")
+async def list_inbox(
+    request: Request,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor")] = None,
+    unread: Annotated[bool | None, Query(description="true: unread only; false: read")] = None,
+    archived: Annotated[bool, Query(description="true: the archive instead")] = False,
+    source: Annotated[str | None, Query(pattern=IDENT_PATTERN, examples=["tenders"])] = None,
+    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+) -> InboxPage:
+    f = q.InboxFilter(unread=unread, archived=archived, source=source, since=since)
+    async with reader(request) as db:
+        items, next_cursor = await q.list_inbox(db, user, f, limit, cursor)
+    return InboxPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/counts", summary="Unread (and not archived) items: total and per module")
+async def counts(request: Request, user: CurrentUser) -> UnreadCounts:
+    async with reader(request) as db:
+        return await q.unread_counts(db, user)
+
+
+async def _mark(
+    request: Request,
+    user: CurrentUser,
+    item_id: int,
+    column: InstrumentedAttribute[datetime | None],
+    on: bool,
+) -> MarkResult:
+    async with tx(request) as session:
+        item, changed = await q.set_state(session, user, item_id, column, on)
+        counts = await q.unread_counts(session, user)
+    if changed:
+        await push_counts(request, user, counts)
+    return MarkResult(item=item, changed=changed, counts=counts)
+
+
+_NOT_FOUND = error_responses(404)
+
+
+@router.post("/{item_id}/read", summary="Mark one item read (idempotent)", responses=_NOT_FOUND)
+async def mark_read(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+    return await _mark(request, user, item_id, Notification.read_at, True)
+
+
+@router.post("/{item_id}/unread", summary="Mark one item unread (idempotent)", responses=_NOT_FOUND)
+async def mark_unread(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+    return await _mark(request, user, item_id, Notification.read_at, False)
+
+
+@router.post(
+    "/{item_id}/archive", summary="Move one item to the archive (idempotent)", responses=_NOT_FOUND
+)
+async def archive(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+    return await _mark(request, user, item_id, Notification.archived_at, True)
+
+
+@router.post(
+    "/{item_id}/unarchive", summary="Bring one item back from the archive", responses=_NOT_FOUND
+)
+async def unarchive(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+    return await _mark(request, user, item_id, Notification.archived_at, False)
+
+
+@router.post("/read-all", summary="Mark every unread item read, optionally one module's")
+async def read_all(
+    request: Request, user: CurrentUser, body: ReadAllRequest | None = None
+) -> ReadAllResult:
+    body = body or ReadAllRequest()
+    async with tx(request) as session:
+        updated = await q.read_all(session, user, body.source, body.up_to_id)
+        counts = await q.unread_counts(session, user)
+    if updated:
+        await push_counts(request, user, counts)
+    return ReadAllResult(updated=updated, counts=counts)

@@ -1,0 +1,168 @@
+"""Channel preferences: the effective mode per module × channel, and what may be changed.
+
+Resolution (the processor applies the same order): the user's row for (module, channel), else
+their row for ("*", channel), else the module's default — ``instant`` when any enabled event type
+of the module lists the channel in ``default_channels``, otherwise ``off``. Critical event types
+always go out instantly whatever the setting; ``off`` is therefore refused (422) for a channel
+that a critical type of the module uses, so the screen never claims something it won't honour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.db.engine import dialect_name
+from libs.common.db.models import ChannelPreference, EventType
+from libs.common.seed import DEFAULT_EVENT_TYPE
+from services.ingest.errors import ApiError
+from services.ingest.user_api.schemas import (
+    ALL_SOURCES,
+    CHANNELS,
+    ChannelSetting,
+    Mode,
+    ModulePreferences,
+    PreferenceChange,
+    PreferencesView,
+)
+
+
+@dataclass
+class Module:
+    """What the event types of one source say about its channels."""
+
+    default_channels: set[str] = field(default_factory=set)
+    critical: dict[str, set[str]] = field(default_factory=dict)  # type key -> its channels
+    digestible: bool = False
+    has_types: bool = False
+
+    def critical_on(self, channel: str) -> list[str]:
+        return sorted(k for k, chans in self.critical.items() if channel in chans)
+
+
+async def load_modules(session: AsyncSession) -> dict[str, Module]:
+    modules: dict[str, Module] = defaultdict(Module)
+    for et in await session.scalars(select(EventType).where(EventType.enabled.is_(True))):
+        mod = modules[et.source]
+        mod.has_types = True
+        mod.default_channels.update(et.default_channels)
+        mod.digestible = mod.digestible or et.digestible
+        if et.critical:
+            mod.critical[et.key] = set(et.default_channels)
+    return dict(modules)
+
+
+def _fallback() -> Module:
+    """A module with no event type rows: processed with the built-in type defaults."""
+    return Module(default_channels=set(DEFAULT_EVENT_TYPE["default_channels"]), digestible=True)
+
+
+def _all_modules(modules: dict[str, Module]) -> Module:
+    """ "*" covers every module: its critical types are all of theirs."""
+    merged = Module(default_channels=set(DEFAULT_EVENT_TYPE["default_channels"]), digestible=True)
+    for mod in modules.values():
+        merged.critical.update(mod.critical)
+    return merged
+
+
+def module_for(source: str, modules: dict[str, Module]) -> Module:
+    if source == ALL_SOURCES:
+        return _all_modules(modules)
+    return modules.get(source) or _fallback()
+
+
+async def load_rows(session: AsyncSession, user: Principal) -> dict[tuple[str, str], str]:
+    rows = await session.scalars(
+        select(ChannelPreference).where(
+            ChannelPreference.tenant == user.tenant, ChannelPreference.user_id == user.user_id
+        )
+    )
+    return {(r.source, r.channel): r.mode for r in rows}
+
+
+def _setting(source: str, channel: str, mod: Module, rows: dict[tuple[str, str], str]) -> Mode:
+    explicit = rows.get((source, channel)) or rows.get((ALL_SOURCES, channel))
+    if explicit is not None:
+        return Mode(explicit)
+    return Mode.INSTANT if channel in mod.default_channels else Mode.OFF
+
+
+def build_view(modules: dict[str, Module], rows: dict[tuple[str, str], str]) -> PreferencesView:
+    sources = [ALL_SOURCES, *sorted(set(modules) | {s for s, _ in rows} - {ALL_SOURCES})]
+    out = []
+    for source in sources:
+        mod = module_for(source, modules)
+        channels = {
+            ch: ChannelSetting(
+                mode=_setting(source, ch, mod, rows),
+                is_default=(source, ch) not in rows,
+                can_turn_off=not mod.critical_on(ch),
+            )
+            for ch in CHANNELS
+        }
+        out.append(
+            ModulePreferences(
+                source=source,
+                critical_types=sorted(mod.critical),
+                digestible=mod.digestible,
+                channels=channels,
+            )
+        )
+    return PreferencesView(channels=list(CHANNELS), modules=out)
+
+
+def check_change(index: int, change: PreferenceChange, modules: dict[str, Module]) -> None:
+    """422 naming the change and the reason, before anything is written."""
+    where = {"change": index, "source": change.source, "channel": change.channel}
+    if change.channel not in CHANNELS:
+        raise ApiError(
+            422, f"changes[{index}]: unknown channel {change.channel!r}; known: {list(CHANNELS)}",
+            details=where,
+        )  # fmt: skip
+    mod = module_for(change.source, modules)
+    critical = mod.critical_on(change.channel)
+    if change.mode is Mode.OFF and critical:
+        raise ApiError(
+            422,
+            f"changes[{index}]: {change.channel} cannot be switched off for {change.source!r}: "
+            f"critical event types always deliver on it ({', '.join(critical)})",
+            code="critical_channel",
+            details={**where, "critical_types": critical},
+        )
+    if change.mode is Mode.DIGEST and mod.has_types and not mod.digestible:
+        raise ApiError(
+            422,
+            f"changes[{index}]: {change.source!r} has no event types that may wait for a digest",
+            code="not_digestible",
+            details=where,
+        )
+
+
+async def apply_changes(
+    session: AsyncSession, user: Principal, changes: Iterable[PreferenceChange]
+) -> None:
+    for change in changes:
+        key = {"tenant": user.tenant, "user_id": user.user_id, "source": change.source}
+        if change.mode is None:
+            await session.execute(
+                delete(ChannelPreference).filter_by(**key, channel=change.channel)
+            )
+            continue
+        insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+        stmt = insert(ChannelPreference).values(
+            **key, channel=change.channel, mode=change.mode.value
+        )
+        # an upsert: two concurrent PUTs of the same setting must not collide on the key
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tenant", "user_id", "source", "channel"],
+                set_={"mode": stmt.excluded.mode},
+            )
+        )

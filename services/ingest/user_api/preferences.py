@@ -1,0 +1,41 @@
+"""GET/PUT /v1/preferences: instant, digest or off per module × channel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from services.ingest.auth_deps import CurrentUser
+from services.ingest.errors import error_responses
+from services.ingest.user_api import preference_rules as rules
+from services.ingest.user_api.edge import tx
+from services.ingest.user_api.schemas import PreferencesUpdate, PreferencesView
+
+router = APIRouter(
+    prefix="/v1/preferences", tags=["preferences"], responses=error_responses(401, 422, 503)
+)
+
+
+@router.get("", summary="Effective channel modes per module, with what can be changed")
+async def get_preferences(request: Request, user: CurrentUser) -> PreferencesView:
+    async with tx(request) as session:
+        modules = await rules.load_modules(session)
+        rows = await rules.load_rows(session, user)
+    return rules.build_view(modules, rows)
+
+
+@router.put(
+    "",
+    summary="Change some settings (all or none); mode null resets one to its default",
+    description="Refused with 422 (code `critical_channel`) when a change would switch off "
+    "a channel that a critical event type of the module delivers on.",
+)
+async def put_preferences(
+    request: Request, user: CurrentUser, body: PreferencesUpdate
+) -> PreferencesView:
+    async with tx(request) as session:
+        modules = await rules.load_modules(session)
+        for index, change in enumerate(body.changes):
+            rules.check_change(index, change, modules)
+        await rules.apply_changes(session, user, body.changes)
+        rows = await rules.load_rows(session, user)
+    return rules.build_view(modules, rows)

@@ -1,0 +1,150 @@
+"""Inbox queries and state changes, every one scoped to (tenant, user); flush only.
+
+State changes are idempotent guarded updates (``SET read_at = now WHERE read_at IS NULL``):
+two concurrent "mark read" calls change the row once, and the second reports ``changed =
+false``. Counters are computed from the rows themselves, so there is no counter to drift or go
+negative, and the partial index ``ix_notifications_unread`` keeps that an index-only scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from libs.common.auth import Principal
+from libs.common.db.models import Notification as N
+from libs.common.db.models import utcnow
+from libs.common.schemas.inbox import InboxItem, UnreadCounts
+from services.ingest.errors import ApiError
+
+Db = AsyncSession | AsyncConnection  # reads also run on an autocommit connection
+CURSOR_PREFIX = "v1:"
+ITEM_COLUMNS = [getattr(N, name) for name in InboxItem.model_fields]
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    unread: bool | None = None  # True: only unread, False: only read, None: both
+    archived: bool = False  # the archive is its own view
+    source: str | None = None
+    since: datetime | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id the next page starts below; 422 for anything we did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith(CURSOR_PREFIX):
+            value = int(raw.removeprefix(CURSOR_PREFIX))
+            if value > 0:
+                return value
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ApiError(422, "invalid cursor: pass back next_cursor exactly as received")
+
+
+def _mine(user: Principal) -> list[ColumnElement[bool]]:
+    return [N.tenant == user.tenant, N.user_id == user.user_id]
+
+
+def _filters(f: InboxFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [
+        N.archived_at.is_not(None) if f.archived else N.archived_at.is_(None)
+    ]
+    if f.unread is not None:
+        where.append(N.read_at.is_(None) if f.unread else N.read_at.is_not(None))
+    if f.source is not None:
+        where.append(N.source == f.source)
+    if f.since is not None:  # a time without a zone means UTC, on PostgreSQL and SQLite alike
+        since = f.since if f.since.tzinfo else f.since.replace(tzinfo=UTC)
+        where.append(N.created_at >= since)
+    return where
+
+
+def _item(row: Any) -> InboxItem:
+    return InboxItem.model_validate(dict(row._mapping))
+
+
+async def list_inbox(
+    session: Db, user: Principal, f: InboxFilter, limit: int, cursor: str | None
+) -> tuple[list[InboxItem], str | None]:
+    """Newest first by id. A cursor is "ids below N", so rows inserted while a client pages
+    (always with higher ids) can neither shift nor repeat what it has not seen yet."""
+    query = select(*ITEM_COLUMNS).where(*_mine(user), *_filters(f))
+    if cursor is not None:
+        query = query.where(N.id < decode_cursor(cursor))
+    rows = (await session.execute(query.order_by(N.id.desc()).limit(limit + 1))).all()
+    items = [_item(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return items, (encode_cursor(items[-1].id) if more else None)
+
+
+async def unread_counts(session: Db, user: Principal) -> UnreadCounts:
+    """Unread and not archived, per source: exactly the predicate of ix_notifications_unread."""
+    query = (
+        select(N.source, func.count())
+        .where(*_mine(user), N.read_at.is_(None), N.archived_at.is_(None))
+        .group_by(N.source)
+    )
+    by_source = {source: int(n) for source, n in (await session.execute(query)).all()}
+    return UnreadCounts(total=sum(by_source.values()), by_source=by_source)
+
+
+async def get_item(session: AsyncSession, user: Principal, item_id: int) -> InboxItem:
+    row = (
+        await session.execute(select(*ITEM_COLUMNS).where(*_mine(user), N.id == item_id))
+    ).first()
+    if row is None:  # another user's item is indistinguishable from a missing one
+        raise ApiError(404, f"notification {item_id} not found")
+    return _item(row)
+
+
+async def set_state(
+    session: AsyncSession,
+    user: Principal,
+    item_id: int,
+    column: InstrumentedAttribute[datetime | None],
+    on: bool,
+) -> tuple[InboxItem, bool]:
+    """Set (``on``) or clear a timestamp column, only if it is not already so."""
+    guard = column.is_(None) if on else column.is_not(None)
+    result = await session.execute(
+        update(N)
+        .where(*_mine(user), N.id == item_id, guard)
+        .values({column.key: utcnow() if on else None})
+        .execution_options(synchronize_session=False)
+    )
+    changed = _rowcount(result) == 1
+    return await get_item(session, user, item_id), changed
+
+
+async def read_all(
+    session: AsyncSession, user: Principal, source: str | None, up_to_id: int | None
+) -> int:
+    where: list[ColumnElement[bool]] = [*_mine(user), N.read_at.is_(None)]
+    if source is not None:
+        where.append(N.source == source)
+    if up_to_id is not None:
+        where.append(N.id <= up_to_id)
+    result = await session.execute(
+        update(N)
+        .where(*where)
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)

@@ -1,0 +1,110 @@
+"""Saved-filter subscriptions of one user: validated on every write; flush only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.db.models import Subscription, utcnow
+from libs.common.filters import Condition, FilterError, parse_filter
+from services.ingest.errors import ApiError
+from services.ingest.user_api.schemas import CHANNELS, SubscriptionIn
+
+# Each subscription is evaluated for every matching event (DESIGN §5.2); a cap keeps one user
+# from turning the processor's candidate set into thousands of filters.
+MAX_SUBSCRIPTIONS_PER_USER = 100
+
+
+def checked_filter(raw: list[dict[str, Any]]) -> list[Condition]:
+    """422 naming the bad condition: ``filter[1]: op: Input should be 'eq', ...``."""
+    try:
+        return parse_filter(raw)
+    except FilterError as exc:
+        where = f"filter[{exc.index}]" if exc.index is not None else "filter"
+        raise ApiError(
+            422,
+            f"{where}: {exc.message}",
+            code="invalid_filter",
+            details={"condition": exc.index, "message": exc.message},
+        ) from exc
+
+
+def _checked_channels(channels: list[str]) -> list[str]:
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise ApiError(
+            422,
+            f"channels: unknown {unknown}; known: {list(CHANNELS)}",
+            details={"unknown": unknown},
+        )
+    return list(dict.fromkeys(channels))  # de-duplicated, order kept
+
+
+def _values(body: SubscriptionIn) -> dict[str, Any]:
+    conditions = checked_filter(body.filter)
+    return {
+        "name": body.name,
+        "source": body.source,
+        "entity_type": body.entity_type,
+        "project_id": body.project_id,
+        "filter": [c.model_dump(mode="json") for c in conditions],
+        "channels": _checked_channels(body.channels),
+        "enabled": body.enabled,
+    }
+
+
+async def list_mine(session: AsyncSession, user: Principal) -> list[Subscription]:
+    rows = await session.scalars(
+        select(Subscription)
+        .where(Subscription.tenant == user.tenant, Subscription.user_id == user.user_id)
+        .order_by(Subscription.id)
+    )
+    return list(rows)
+
+
+async def get_mine(session: AsyncSession, user: Principal, sub_id: int) -> Subscription:
+    found = await session.scalar(
+        select(Subscription).where(
+            Subscription.id == sub_id,
+            Subscription.tenant == user.tenant,
+            Subscription.user_id == user.user_id,
+        )
+    )
+    if found is None:  # someone else's subscription looks exactly like a missing one
+        raise ApiError(404, f"subscription {sub_id} not found")
+    return found
+
+
+async def create(session: AsyncSession, user: Principal, body: SubscriptionIn) -> Subscription:
+    values = _values(body)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.tenant == user.tenant, Subscription.user_id == user.user_id)
+    )
+    if (count or 0) >= MAX_SUBSCRIPTIONS_PER_USER:
+        raise ApiError(409, f"at most {MAX_SUBSCRIPTIONS_PER_USER} subscriptions per user")
+    sub = Subscription(tenant=user.tenant, user_id=user.user_id, **values)
+    session.add(sub)
+    await session.flush()
+    return sub
+
+
+async def replace(
+    session: AsyncSession, user: Principal, sub_id: int, body: SubscriptionIn
+) -> Subscription:
+    values = _values(body)
+    sub = await get_mine(session, user, sub_id)
+    for key, value in values.items():
+        setattr(sub, key, value)
+    sub.updated_at = utcnow()
+    await session.flush()
+    return sub
+
+
+async def remove(session: AsyncSession, user: Principal, sub_id: int) -> None:
+    await session.delete(await get_mine(session, user, sub_id))
+    await session.flush()

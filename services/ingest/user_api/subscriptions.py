@@ -1,0 +1,87 @@
+"""CRUD /v1/subscriptions (saved filters, DESIGN §5.2) and POST /v1/subscriptions/preview."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from services.ingest.auth_deps import CurrentUser
+from services.ingest.errors import error_responses
+from services.ingest.user_api import subscription_store as store
+from services.ingest.user_api.edge import tx
+from services.ingest.user_api.preview import preview
+from services.ingest.user_api.schemas import (
+    PreviewRequest,
+    PreviewResult,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+
+router = APIRouter(
+    prefix="/v1/subscriptions", tags=["subscriptions"], responses=error_responses(401, 422, 503)
+)
+_NOT_FOUND = error_responses(404)
+_FILTER_422 = (
+    "A bad filter answers 422 with code `invalid_filter` and `details.condition` = the index "
+    "of the offending condition."
+)
+
+
+@router.get("", summary="The user's subscriptions")
+async def list_subscriptions(request: Request, user: CurrentUser) -> list[SubscriptionOut]:
+    async with tx(request) as session:
+        subs = await store.list_mine(session, user)
+        return [SubscriptionOut.model_validate(s) for s in subs]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Save a filter",
+    description=_FILTER_422,
+    responses=error_responses(409),
+)
+async def create_subscription(
+    request: Request, user: CurrentUser, body: SubscriptionIn
+) -> SubscriptionOut:
+    async with tx(request) as session:
+        sub = await store.create(session, user, body)
+        out = SubscriptionOut.model_validate(sub)
+    return out
+
+
+@router.post("/preview", summary="Which recent events this filter would have matched")
+async def preview_subscription(
+    request: Request, user: CurrentUser, body: PreviewRequest
+) -> PreviewResult:
+    async with tx(request) as session:
+        return await preview(session, user, body)
+
+
+@router.get("/{sub_id}", summary="One subscription", responses=_NOT_FOUND)
+async def get_subscription(request: Request, user: CurrentUser, sub_id: int) -> SubscriptionOut:
+    async with tx(request) as session:
+        return SubscriptionOut.model_validate(await store.get_mine(session, user, sub_id))
+
+
+@router.put(
+    "/{sub_id}", summary="Replace a subscription", description=_FILTER_422, responses=_NOT_FOUND
+)
+async def replace_subscription(
+    request: Request, user: CurrentUser, sub_id: int, body: SubscriptionIn
+) -> SubscriptionOut:
+    async with tx(request) as session:
+        sub = await store.replace(session, user, sub_id, body)
+        out = SubscriptionOut.model_validate(sub)
+    return out
+
+
+@router.delete(
+    "/{sub_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a subscription",
+    responses=_NOT_FOUND,
+)
+async def delete_subscription(request: Request, user: CurrentUser, sub_id: int) -> Response:
+    async with tx(request) as session:
+        await store.remove(session, user, sub_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

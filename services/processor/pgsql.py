@@ -1,0 +1,61 @@
+"""PostgreSQL fast paths for the processor's per-batch reads.
+
+A batch asks for hundreds of people and subscription ids at once. SQLAlchemy renders an
+expanding ``IN`` with one bind parameter per value (and compiles it anew for every list
+length); on PostgreSQL the same question is one cached prepared statement over an array
+(``= ANY($1)`` / ``unnest``), run on the transaction's own asyncpg connection. Measured on the
+matching benchmark: statement building was a third of the processor's CPU. Other databases
+(SQLite, embedded) use the portable SQLAlchemy statements in the callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db.engine import dialect_name
+
+_KEY_COLUMNS = "s.id, s.tenant, s.source, s.entity_type, s.project_id, s.updated_at"
+# two index probes on (tenant, source, entity_type, project_id): the event's own project,
+# and the project-wide subscriptions (project_id IS NULL)
+SUBSCRIPTION_KEYS_SQL = f"""
+SELECT {_KEY_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, s, e, p)
+JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.e
+ AND s.project_id = k.p
+WHERE s.enabled
+UNION ALL
+SELECT {_KEY_COLUMNS} FROM unnest($5::text[], $6::text[], $7::text[]) AS k(t, s, e)
+JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.e
+ AND s.project_id IS NULL
+WHERE s.enabled"""
+SUBSCRIPTIONS_SQL = (
+    "SELECT id, user_id, filter, channels, updated_at FROM subscriptions WHERE id = ANY($1)"
+)
+PEOPLE_SQL = (
+    "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "
+    "attributes FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
+)
+PREFERENCES_SQL = (
+    "SELECT user_id, source, channel, mode FROM channel_preferences "
+    "WHERE tenant = $1 AND user_id = ANY($2::text[])"
+)
+
+
+async def driver(session: AsyncSession) -> Any | None:
+    """The asyncpg connection under this session's transaction; None off PostgreSQL."""
+    if dialect_name(session) != "postgresql":
+        return None
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def fetch(conn: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    return [tuple(record) for record in await conn.fetch(sql, *args)]
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows → one list per column (the arrays ``unnest`` takes)."""
+    return [[row[i] for row in rows] for i in range(width)]

@@ -1,0 +1,1 @@
+"""Digests (DESIGN §7): the sender's scheduler builds each user's digest once, on time."""

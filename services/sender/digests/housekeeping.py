@@ -1,0 +1,116 @@
+"""Waiting items nobody would ever send: give them a schedule, or release them. Flush only.
+
+* DIGEST items of a (user, channel) without any schedule — the user chose "digest" for a
+  module but never picked a time: a default schedule is created (every day at 09:00 in the
+  user's time zone from the directory), and the next digest takes them.
+* DIGEST items of a schedule with no next run — switched off (after its final digest) or
+  without days: they are released as PENDING and sent one by one. Switching the digest off
+  means "stop batching", never "drop".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db.engine import dialect_name, supports_skip_locked
+from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Recipient
+from libs.common.digest_schedule import ScheduleError, next_run_after, parse_zone
+from services.sender.digests.collect import Key
+from services.sender.digests.settings import DigestSettings
+
+SWEEP_LIMIT = 1_000  # keys per sweep; the next sweep takes the rest
+REASON_MAX_CHARS = 256
+RELEASED_PREFIX = "digest off, sent instantly; "
+
+_DIGEST = DeliveryStatus.DIGEST.value
+
+
+def _same_key() -> object:
+    return and_(
+        DigestSchedule.tenant == Delivery.tenant,
+        DigestSchedule.user_id == Delivery.user_id,
+        DigestSchedule.channel == Delivery.channel,
+    )
+
+
+async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSettings) -> int:
+    rows = await session.execute(
+        select(Delivery.tenant, Delivery.user_id, Delivery.channel)
+        .where(Delivery.status == _DIGEST, ~exists().where(_same_key()))  # type: ignore[arg-type]
+        .distinct()
+        .limit(SWEEP_LIMIT)
+    )
+    keys: list[Key] = [(t, u, c) for t, u, c in rows]
+    if not keys:
+        return 0
+    zones = await _zones(session, keys)
+    values = [_default_row(k, zones.get((k[0], k[1])), now, s) for k in keys]
+    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+    await session.execute(insert(DigestSchedule).on_conflict_do_nothing(), values)
+    return len(keys)
+
+
+async def _zones(session: AsyncSession, keys: list[Key]) -> dict[tuple[str, str], str]:
+    found = await session.execute(
+        select(Recipient.tenant, Recipient.user_id, Recipient.timezone).where(
+            tuple_(Recipient.tenant, Recipient.user_id).in_(list({(k[0], k[1]) for k in keys}))
+        )
+    )
+    return {(t, u): z for t, u, z in found}
+
+
+def _default_row(key: Key, zone: str | None, now: datetime, s: DigestSettings) -> dict[str, object]:
+    timezone = zone or s.digest_default_timezone
+    try:
+        parse_zone(timezone)
+    except ScheduleError:
+        timezone = s.digest_default_timezone  # a directory typo must not strand the items
+    days, at = s.digest_default_days, s.digest_default_time
+    return {
+        "tenant": key[0],
+        "user_id": key[1],
+        "channel": key[2],
+        "days_of_week": days,
+        "time_of_day": at,
+        "timezone": timezone,
+        "enabled": True,
+        "window_start": now,
+        "next_run_at": next_run_after(now, days, at, timezone),
+        "updated_at": now,
+    }
+
+
+async def release_unscheduled(session: AsyncSession, now: datetime) -> list[int]:
+    """DIGEST items of schedules with no next run → PENDING now; returns their ids."""
+    waiting = exists().where(
+        Delivery.tenant == DigestSchedule.tenant,
+        Delivery.user_id == DigestSchedule.user_id,
+        Delivery.channel == DigestSchedule.channel,
+        Delivery.status == _DIGEST,
+    )
+    query = (
+        select(DigestSchedule.tenant, DigestSchedule.user_id, DigestSchedule.channel)
+        .where(DigestSchedule.next_run_at.is_(None), waiting)
+        .limit(SWEEP_LIMIT)
+    )
+    if supports_skip_locked(session):  # a PUT or a build holding the row goes first
+        query = query.with_for_update(skip_locked=True)
+    keys = [(t, u, c) for t, u, c in await session.execute(query)]
+    if not keys:
+        return []
+    reason = func.substr(literal(RELEASED_PREFIX) + Delivery.reason, 1, REASON_MAX_CHARS)
+    released = await session.scalars(
+        update(Delivery)
+        .where(
+            tuple_(Delivery.tenant, Delivery.user_id, Delivery.channel).in_(keys),
+            Delivery.status == _DIGEST,
+        )
+        .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, reason=reason)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(released)

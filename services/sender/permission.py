@@ -1,0 +1,96 @@
+"""Permission at send time (DESIGN §6): one mediator call per claimed batch and tenant.
+
+* allowed (``read``) → sent;
+* denied without an error → DENIED with the reason (rights are checked when sending, so a
+  user who lost access since the event never sees it);
+* denied *with* an error (the module's backend failed: the mediator never allows on error)
+  → retried with backoff like a transient send failure, FAILED when attempts run out;
+* mediator unreachable → every delivery of that tenant deferred a few seconds, attempts given
+  back: nothing is ever sent blind, and an outage never uses up attempts.
+
+A digest's own delivery (no notification) is not checked here: its items were each checked
+when the digest was built, and the digest is one message about many objects.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
+from services.sender.claim import Claimed
+from services.sender.outcome import Outcome, deferred, denied, failed, retry
+
+MEDIATOR_RETRY_S = 5.0  # an unreachable mediator is retried soon; jittered up to 2x
+
+
+@dataclass
+class Screened:
+    allowed: list[Claimed] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def permission_item(c: Claimed) -> PermissionItem | None:
+    if c.notification_id is None or c.entity_type is None or c.entity_id is None:
+        return None
+    return PermissionItem(
+        module=c.source,
+        project_id=c.project_id,
+        object_type=c.entity_type,
+        object_id=c.entity_id,
+        user_id=c.user_id,
+    )
+
+
+async def screen(mediator: MediatorClient, batch: list[Claimed], max_attempts: int) -> Screened:
+    result = Screened()
+    by_tenant: dict[str, list[tuple[Claimed, PermissionItem]]] = defaultdict(list)
+    for c in batch:
+        try:
+            item = permission_item(c)
+        except ValidationError as exc:  # e.g. an id longer than the contract allows
+            result.outcomes.append(failed(c, f"cannot ask the mediator about it: {exc}"))
+            continue
+        if item is None:
+            result.allowed.append(c)
+        else:
+            by_tenant[c.tenant].append((c, item))
+    for tenant, pairs in by_tenant.items():
+        await _screen_tenant(mediator, tenant, pairs, max_attempts, result)
+    return result
+
+
+async def _screen_tenant(
+    mediator: MediatorClient,
+    tenant: str,
+    pairs: list[tuple[Claimed, PermissionItem]],
+    max_attempts: int,
+    result: Screened,
+) -> None:
+    # e-mail, Telegram and browser deliveries of one notification ask the same question once
+    unique = list(dict.fromkeys(item for _, item in pairs))
+    try:
+        answers = dict(zip(unique, await mediator.check(unique, tenant), strict=True))
+    except MediatorUnavailable as exc:
+        delay = MEDIATOR_RETRY_S * (1 + random.random())
+        why = f"permission check unavailable: {exc}"
+        result.outcomes.extend(deferred(c, delay, why) for c, _ in pairs)
+        return
+    for c, item in pairs:
+        _judge(c, item, answers[item], max_attempts, result)
+
+
+def _judge(
+    c: Claimed, item: PermissionItem, answer: PermissionAnswer, max_attempts: int, out: Screened
+) -> None:
+    if answer.read:
+        out.allowed.append(c)
+    elif answer.error:
+        out.outcomes.append(retry(c, f"permission undetermined: {answer.error}", max_attempts))
+    else:
+        what = f"{item.module}/{item.object_type} {item.object_id}"
+        out.outcomes.append(denied(c, f"{c.user_id} may not read {what} (checked at send time)"))

@@ -1,0 +1,178 @@
+"""From the gateway's one queue to the browsers: personal pushes and entity feed events.
+
+Each entity event is projected and serialized once per subscriber group; every subscriber
+that needs a permission check is checked in one mediator call at send time; frames go out
+without awaiting any client (a client whose unsent backlog passes the limit is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from libs.common.bus import Message
+from libs.common.bus.topology import BROWSER_EXCHANGE
+from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.schemas.inbox import BrowserPush
+from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
+from services.websocket import metrics, protocol
+from services.websocket.feeds import AuthorizeObject, Feed, FeedSet, project
+from services.websocket.push import Pusher
+from services.websocket.registry import Client, Registry
+
+log = logging.getLogger("herald.websocket.fanout")
+
+Batch = tuple[Feed, set[Client], bytes]
+
+
+class Fanout:
+    def __init__(
+        self,
+        registry: Registry,
+        feeds: FeedSet,
+        pusher: Pusher,
+        mediator: MediatorClient | None,
+    ) -> None:
+        self.registry, self.feeds, self.pusher, self.mediator = registry, feeds, pusher, mediator
+        self._tail: asyncio.Future[None] | None = None  # the previous event's send
+
+    async def on_message(self, message: Message) -> None:
+        """The bus handler: a live feed is never redelivered, so every message is acked."""
+        try:
+            if message.exchange == BROWSER_EXCHANGE:
+                self.on_personal(message.body)
+            else:
+                await self.on_event(message.routing_key, message.body)
+        except Exception:
+            log.exception("dropping a message the gateway could not handle: %r", message.body[:512])
+        finally:
+            await message.ack()
+
+    def on_personal(self, body: bytes) -> None:
+        try:
+            push = BrowserPush.model_validate_json(body)
+        except ValueError as exc:
+            metrics.BUS_MESSAGES.labels("invalid").inc()
+            log.warning("invalid browser push: %s", exc)
+            return
+        metrics.BUS_MESSAGES.labels("personal").inc()
+        clients = self.registry.of_user(push.tenant, push.user_id)
+        if not clients:
+            return
+        if push.kind == "notification" and push.notification is not None:
+            self._push_notification(
+                clients, push.notification.id, protocol.notification(push.notification)
+            )
+        if push.counts is not None:  # the sender sends the new counters with a notification
+            self.pusher.push(clients, protocol.counts(push.counts), "counts")
+
+    def _push_notification(self, clients: set[Client], item_id: int, data: bytes) -> None:
+        live = []
+        for client in clients:
+            if client.replay is not None:  # a resume is replaying: keep the order exact
+                client.replay.append((item_id, data))
+            else:
+                live.append(client)
+        self.pusher.push(live, data, "notification")
+
+    async def on_event(self, routing_key: str, body: bytes) -> None:
+        """Events are checked concurrently but sent in arrival order: a feed never shows
+        "closed" before "open" because one permission call took longer."""
+        previous, done = self._tail, asyncio.get_running_loop().create_future()
+        self._tail = done
+        started = time.perf_counter()
+        try:
+            sends = await self._prepare_event(routing_key, body)
+            if previous is not None:
+                await previous
+            for targets, data in sends:
+                self.pusher.push(targets, data, "event")
+            if sends:
+                metrics.PUSH_SECONDS.observe(time.perf_counter() - started)
+        finally:
+            done.set_result(None)
+            if self._tail is done:
+                self._tail = None
+
+    async def _prepare_event(
+        self, routing_key: str, body: bytes
+    ) -> list[tuple[Iterable[Client], bytes]]:
+        feeds = self.feeds.matching(routing_key)
+        if not feeds:
+            return []
+        event = json.loads(body)
+        if not isinstance(event, dict):
+            metrics.BUS_MESSAGES.labels("invalid").inc()
+            return []
+        metrics.BUS_MESSAGES.labels("event").inc()
+        tenant = str(event.get("tenant") or "default")
+        batches = self._batches(feeds, tenant, event)
+        if not batches:
+            return []
+        allowed = await self._authorize(batches, tenant, event)
+        sends: list[tuple[Iterable[Client], bytes]] = []
+        for feed, group, data in batches:
+            if feed.config.authorize == "none":
+                sends.append((group, data))
+            else:
+                targets = [c for c in group if (feed.name, c.user_id) in allowed]
+                metrics.DENIED.inc(len(group) - len(targets))
+                sends.append((targets, data))
+        return sends
+
+    def _batches(self, feeds: list[Feed], tenant: str, event: dict[str, Any]) -> list[Batch]:
+        batches = []
+        for feed in feeds:
+            params = feed.params_of(event)
+            group = self.registry.groups.get((feed.name, tenant, params)) if params else None
+            if not group or params is None:
+                continue
+            named = dict(zip(feed.config.params, params, strict=True))
+            data = protocol.entity_event(feed.name, named, project(event, feed.config.fields))
+            batches.append((feed, group, data))
+        return batches
+
+    async def _authorize(
+        self, batches: list[Batch], tenant: str, event: Mapping[str, Any]
+    ) -> set[tuple[str, str]]:
+        """(feed, user) pairs allowed; one mediator call for every subscriber of the event."""
+        wanted: dict[tuple[PermissionItem, str], list[tuple[str, str]]] = {}
+        for feed, group, _ in batches:
+            rule = feed.config.authorize
+            if not isinstance(rule, AuthorizeObject):
+                continue
+            for user in {c.user_id for c in group}:
+                item = feed.permission_item(event, user)
+                if item is not None:  # an event without the object is denied
+                    wanted.setdefault((item, rule.access), []).append((feed.name, user))
+        if not wanted:
+            return set()
+        answers = await self._check(list(dict.fromkeys(item for item, _ in wanted)), tenant)
+        allowed: set[tuple[str, str]] = set()
+        for (item, access), pairs in wanted.items():
+            answer = answers.get(item)
+            if answer is None or answer.error is not None:
+                continue
+            if answer.write if access == "write" else answer.read:
+                allowed.update(pairs)
+        return allowed
+
+    async def _check(
+        self, items: list[PermissionItem], tenant: str
+    ) -> dict[PermissionItem, PermissionAnswer]:
+        """Any mediator failure denies everyone (never an allow)."""
+        if self.mediator is None:
+            metrics.MEDIATOR_CALLS.labels("unconfigured").inc()
+            return {}
+        try:
+            answers = await self.mediator.check(items, tenant)
+        except MediatorUnavailable as exc:
+            metrics.MEDIATOR_CALLS.labels("error").inc()
+            log.warning("mediator unavailable; withholding the event from %d: %s", len(items), exc)
+            return {}
+        metrics.MEDIATOR_CALLS.labels("ok").inc()
+        return dict(zip(items, answers, strict=True))

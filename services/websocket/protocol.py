@@ -1,0 +1,102 @@
+"""The browser protocol (docs/websocket-protocol.md): inbound commands, outbound frames,
+close codes. Outbound frames are built as UTF-8 JSON bytes once and sent to many clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from libs.common.schemas.inbox import InboxItem, UnreadCounts
+
+# Close codes a client can act on (4000-4999 are ours, RFC 6455 §7.4.2).
+CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect elsewhere, then resume
+CLOSE_POLICY = 1008  # token expired mid-connection: get a new token, reconnect
+CLOSE_TRY_LATER = 1013
+CLOSE_UNAUTHORIZED = 4401  # bad token: do not retry with the same token
+CLOSE_AUTH_TIMEOUT = 4408  # no auth message in time
+CLOSE_IDLE = 4409  # nothing received within the idle timeout: send pings
+CLOSE_TOO_SLOW = 4429  # fell too far behind: reconnect and resume
+
+MAX_ID_CHARS = 64
+
+
+class _Cmd(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
+
+
+class Auth(_Cmd):
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=4_096)
+
+
+class Subscribe(_Cmd):
+    type: Literal["subscribe", "unsubscribe"]
+    feed: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, max_length=16)
+
+
+class Resume(_Cmd):
+    type: Literal["resume"]
+    last_id: int = Field(ge=0)
+
+
+class Ping(_Cmd):
+    type: Literal["ping"]
+
+
+Command = Annotated[Auth | Subscribe | Resume | Ping, Field(discriminator="type")]
+_COMMAND: TypeAdapter[Auth | Subscribe | Resume | Ping] = TypeAdapter(Command)
+
+
+class BadCommand(ValueError):
+    def __init__(self, reason: str, cmd_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.cmd_id = reason, cmd_id
+
+
+def parse_command(data: str | bytes) -> Auth | Subscribe | Resume | Ping:
+    try:
+        return _COMMAND.validate_json(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "message"
+        raise BadCommand(f"{where}: {err['msg']}", _guess_id(data)) from exc
+
+
+def _guess_id(data: str | bytes) -> str | None:
+    """Echo the command id in the error when the JSON at least parsed."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    cmd_id = obj.get("id") if isinstance(obj, dict) else None
+    return cmd_id if isinstance(cmd_id, str) and len(cmd_id) <= MAX_ID_CHARS else None
+
+
+def frame(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def error(code: str, reason: str, cmd_id: str | None = None) -> bytes:
+    return frame({"type": "error", "id": cmd_id, "code": code, "reason": reason})
+
+
+def notification(item: InboxItem) -> bytes:
+    return frame({"type": "notification", "item": item.model_dump(mode="json")})
+
+
+def counts(value: UnreadCounts) -> bytes:
+    return frame({"type": "counts", "counts": value.model_dump(mode="json")})
+
+
+def entity_event(feed: str, params: dict[str, str], data: dict[str, Any]) -> bytes:
+    return frame({"type": "event", "feed": feed, "params": params, "data": data})
+
+
+def close_reason(text: str) -> str:
+    """Close reasons are capped at 123 bytes of UTF-8 (RFC 6455 §5.5)."""
+    encoded = text.encode()[:123]
+    return encoded.decode(errors="ignore")
