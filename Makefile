@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest bench chaos clean services
+.PHONY: dev test lint typecheck pytest browser bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,9 +25,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/python -m tests.preflight
 	$(BIN)/pytest -q
+
+## headless Chromium + chromedriver (Debian packages) for tests/browser, installed when missing
+browser:
+	bash scripts/ensure-chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
