@@ -13,8 +13,8 @@ SESSION_MAX_AGE_S = 8 * 3600  # one working day; then log in again
 class AdminSettings(HeraldSettings):
     admin_users: dict[str, str] = Field(
         default_factory=dict,
-        description='JSON {"<username>": "<scrypt hash>"} (hash: `herald admin-user NAME --print-hash`); '
-        "accounts in the admin_users table work too",
+        description='JSON {"<username>": "<scrypt hash>"} '
+        "(hash: `herald admin-user NAME --print-hash`); accounts in admin_users work too",
     )
     admin_session_secret: str | None = Field(
         default=None,
