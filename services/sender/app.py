@@ -17,7 +17,6 @@ from libs.common.resources import Resources
 from services.sender.channels import build_providers, telegram_bot
 from services.sender.digests.scheduler import start as start_digests
 from services.sender.settings import SenderSettings
-from services.sender.telegram_link import TelegramLinker
 from services.sender.worker import Sender
 
 SEND_SPEC = QueueSpec(SEND_QUEUE, bindings=[(WORK_EXCHANGE, SEND_KEY)])
@@ -41,6 +40,8 @@ def create_app(settings: SenderSettings) -> FastAPI:
         loop = asyncio.create_task(sender.run_forever())
         tasks: list[asyncio.Task[None]] = []  # other time-based work of the sender
         if bot is not None and settings.telegram_polling:
+            from services.sender.telegram_link import TelegramLinker  # aiogram only when used
+
             tasks.append(asyncio.create_task(TelegramLinker(bot, resources.sessions).run()))
         tasks.extend(start_digests(resources.sessions, resources.bus, mediator))
         try:

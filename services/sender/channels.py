@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aiogram import Bot
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
@@ -10,13 +11,18 @@ from services.sender.providers.base import Provider
 from services.sender.providers.browser import BrowserProvider
 from services.sender.providers.email_smtp import SmtpProvider
 from services.sender.providers.outbox import OutboxProvider
-from services.sender.providers.telegram import TelegramProvider, make_bot
 from services.sender.settings import SenderSettings
+
+if TYPE_CHECKING:
+    # aiogram costs ~130 MiB of RSS at import: load it only when a bot token is configured
+    from aiogram import Bot
 
 
 def telegram_bot(settings: SenderSettings) -> Bot | None:
     if not settings.telegram_bot_token:
         return None
+    from services.sender.providers.telegram import make_bot
+
     return make_bot(settings.telegram_bot_token, settings.telegram_api_url)
 
 
@@ -32,5 +38,7 @@ def build_providers(
     elif settings.outbox_dir:
         providers["email"] = OutboxProvider(settings.outbox_dir, settings.email_from)
     if bot is not None:
+        from services.sender.providers.telegram import TelegramProvider
+
         providers["telegram"] = TelegramProvider(bot)
     return providers
