@@ -99,10 +99,17 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
         resp = await http.post("/v1/events", json=sample_event(), headers={"X-API-Key": API_KEY})
         assert resp.status_code == 202, resp.text
 
-        async def two_mails() -> bool:
-            return len(list(outbox.glob("*.eml"))) == 2
+        async def two_mails_and_all_outcomes_recorded() -> bool:
+            async with sessions() as session:
+                open_rows = await session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+                )
+                rows = await session.scalar(select(func.count()).select_from(Delivery))
+            return len(list(outbox.glob("*.eml"))) == 2 and rows == 8 and open_rows == 0
 
-        await eventually(two_mails)
+        await eventually(two_mails_and_all_outcomes_recorded, timeout_s=20)
 
     mail = message_from_bytes(next(outbox.glob("*.eml")).read_bytes())
     assert mail["To"] == "u17@example.com"
