@@ -7,6 +7,7 @@ every process sees every browser push and entity event and serves its own connec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import signal
 import sys
@@ -79,4 +80,6 @@ async def _serve(settings: WebsocketSettings, host: str, port: int, reuse_port: 
 
     task = asyncio.create_task(run(settings, host, port, reuse_port=reuse_port))
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    await task
+    # a SIGTERM while the gateway is still starting (connecting to the broker) is a clean stop
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
