@@ -3,13 +3,14 @@ forwards it to that user's open pages (DESIGN §8)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
 from libs.common.bus.topology import BROWSER_EXCHANGE
 from libs.common.db.models import Notification
-from libs.common.schemas.inbox import BrowserPush, InboxItem, UnreadCounts
+from libs.common.db.outage import is_transient
+from libs.common.schemas.inbox import BrowserPush, InboxItem
+from libs.common.unread import unread_counts
 from services.sender.providers.base import (
     Address,
     OutgoingMessage,
@@ -29,8 +30,13 @@ class BrowserProvider(Provider):
     async def send(self, to: Address, message: OutgoingMessage) -> ProviderResult:
         if message.notification_id is None:
             raise ProviderPermanentError("the browser channel shows the inbox; it has no digests")
-        async with self._sessions() as session:
-            push = await build_push(session, to, message.notification_id)
+        try:
+            async with self._sessions() as session:
+                push = await build_push(session, to, message.notification_id)
+        except Exception as exc:
+            if is_transient(exc):  # the database is restarting: not this delivery's fault
+                raise ProviderTransientError(f"database unavailable: {exc!r}") from exc
+            raise
         try:
             await self._bus.publish(BROWSER_EXCHANGE, "", push.model_dump_json().encode())
         except Exception as exc:  # broker down or unconfirmed: try again later
@@ -49,19 +55,3 @@ async def build_push(session: AsyncSession, to: Address, notification_id: int) -
         notification=InboxItem.model_validate(note),
         counts=await unread_counts(session, to.tenant, to.user_id),
     )
-
-
-async def unread_counts(session: AsyncSession, tenant: str, user_id: str) -> UnreadCounts:
-    """One GROUP BY over the user's unread rows (the partial index ix_notifications_unread)."""
-    rows = await session.execute(
-        select(Notification.source, func.count())
-        .where(
-            Notification.tenant == tenant,
-            Notification.user_id == user_id,
-            Notification.read_at.is_(None),
-            Notification.archived_at.is_(None),
-        )
-        .group_by(Notification.source)
-    )
-    by_source = {source: int(n) for source, n in rows.all()}
-    return UnreadCounts(total=sum(by_source.values()), by_source=by_source)
