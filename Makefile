@@ -36,5 +36,9 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
+## make chaos: 10,000 events while services are SIGKILLed and RabbitMQ/PostgreSQL restart
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.scenario
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache herald-dev

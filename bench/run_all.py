@@ -17,7 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-ORDER = ["ingest", "pipeline", "matching", "acl", "inbox", "sender", "digest", "websocket", "memory"]
+ORDER = [
+    "ingest",
+    "pipeline",
+    "matching",
+    "acl",
+    "inbox",
+    "sender",
+    "digest",
+    "websocket",
+    "memory",
+]
 MARK = "@@BENCH-RESULT@@"
 TIMEOUT_S = 900
 

@@ -8,12 +8,13 @@ import re
 from typing import Any
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Recipient, utcnow
+from libs.common.schemas.storable import StorableModel
 
 # Deliberately loose: the mail server is the real judge; this only catches obvious garbage.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -29,7 +30,7 @@ def _zones() -> frozenset[str]:
     return _ZONES
 
 
-class RecipientFields(BaseModel):
+class RecipientFields(StorableModel):
     """A person as the directory knows them. Omitted fields keep their stored value, so a
     user-service sync never wipes the Telegram chat Herald's bot linked."""
 

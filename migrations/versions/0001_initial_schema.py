@@ -27,6 +27,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("username", name=op.f("pk_admin_users")),
     )
     op.create_table(
+        "admin_sessions",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_admin_sessions")),
+    )
+    op.create_table(
         "channel_preferences",
         sa.Column("tenant", sa.String(length=128), nullable=False),
         sa.Column("user_id", sa.String(length=128), nullable=False),
@@ -388,5 +396,6 @@ def downgrade() -> None:
     op.drop_index("ix_digest_schedules_due", table_name="digest_schedules")
     op.drop_table("digest_schedules")
     op.drop_table("channel_preferences")
+    op.drop_table("admin_sessions")
     op.drop_table("admin_users")
     # ### end Alembic commands ###

@@ -12,6 +12,7 @@ import aiohttp
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
 from libs.common.schemas.permissions import CheckRequest
 from services.acl_mediator.api import router
@@ -57,6 +58,8 @@ def create_app(
     # the mediator holds no database or broker: ready as soon as it answers
     app.include_router(health_router(lambda: []))
     app.include_router(router)
+    # /check caps its own body (422, docs/permissions.md); the rest must not buffer unbounded
+    app.add_middleware(BodyLimitMiddleware, own_limits=("/v1/permissions/check",))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

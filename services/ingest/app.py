@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from libs.common.auth import TokenVerifier
+from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
 from libs.common.resources import Resources
 from services.ingest.admin import mount_admin
@@ -53,6 +54,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
     app.include_router(digest_router)
     app.include_router(telegram_router)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, own_limits=("/v1/events",))  # before auth reads
     mount_admin(app, settings)
     mount_inbox_page(app)
     return app

@@ -42,8 +42,12 @@ async def current_user(
         ) from exc
 
 
-def calling_service(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> str:
-    """The name a valid service API key maps to (HERALD_API_KEYS); 401 otherwise."""
+async def calling_service(
+    request: Request, x_api_key: Annotated[str | None, Header()] = None
+) -> str:
+    """The name a valid service API key maps to (HERALD_API_KEYS); 401 otherwise. ``async``
+    although it never awaits: FastAPI runs a plain ``def`` dependency in a worker thread,
+    a thread hop per request for a dictionary lookup."""
     name = match_api_key(request.app.state.settings.api_keys, x_api_key)
     if name is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")

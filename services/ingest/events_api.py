@@ -13,14 +13,15 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ValidationError
 
 from libs.common.db.engine import transaction
+from libs.common.db.outage import is_transient
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.envelope import MAX_EVENT_BYTES, EventEnvelope
+from libs.common.schemas.openapi import self_contained
 from services.ingest import metrics as m
 from services.ingest.auth_deps import CallingService
 from services.ingest.decode import Accepted, check_storable
 from services.ingest.intake import Stored, store_events
 from services.ingest.nudge import nudge_processor
-from services.ingest.outage import is_transient
 
 MAX_BATCH = 500
 MAX_REQUEST_BYTES = 16 * MAX_EVENT_BYTES  # a batch of 500 ordinary events fits many times over
@@ -36,12 +37,15 @@ class Accepted202(BaseModel):
     duplicates: list[bool]
 
 
+# The body is parsed by hand (size cap, per-item errors), so FastAPI never registers the
+# envelope as a component: the schema is inlined rather than referenced.
+_ENVELOPE_SCHEMA = self_contained(EventEnvelope.model_json_schema())
 _BATCH_SCHEMA = {
     "oneOf": [
-        {"$ref": "#/components/schemas/EventEnvelope"},
+        _ENVELOPE_SCHEMA,
         {
             "type": "array",
-            "items": {"$ref": "#/components/schemas/EventEnvelope"},
+            "items": _ENVELOPE_SCHEMA,
             "minItems": 1,
             "maxItems": MAX_BATCH,
         },
@@ -94,6 +98,8 @@ def parse_items(raw: bytes) -> list[Accepted]:
     """Decode and validate every event; 422 listing each bad field of each bad event."""
     try:
         parsed = json.loads(raw)
+    except RecursionError as exc:  # "[[[[…" a few thousand deep: not an event, not a 500
+        raise _invalid([_problem(["body"], "not JSON: nested too deeply", "not_json")]) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _invalid([_problem(["body"], f"not JSON: {exc}", "not_json")]) from exc
     batch = isinstance(parsed, list)

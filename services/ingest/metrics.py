@@ -30,7 +30,8 @@ REQUEUED = Counter(
     "herald_ingest_requeued_total", "Messages that could not be stored and went back to the queue"
 )
 NUDGE_FAILURES = Counter(
-    "herald_ingest_nudge_failures_total", "Processor nudges not sent (the sweep catches up)"
+    "herald_ingest_nudge_failures_total",
+    "Events whose processor nudge was not sent (the sweep catches up)",
 )
 
 

@@ -1,33 +1,17 @@
-"""After a commit, tell the processor; a lost nudge is harmless (the sweep finds the row)."""
+"""After a commit, tell the processor; a lost nudge is harmless (the sweep finds the row).
+
+One message per stored batch (``{"event_ids": [...]}``), not one per event: a publish and its
+confirm per event cost ingest about 40 % of its CPU per event."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from libs.common.bus import Bus
-from libs.common.bus.topology import PROCESS_KEY, WORK_EXCHANGE
+from libs.common.bus import Bus, nudges
 from services.ingest import metrics as m
 
-log = logging.getLogger("herald.ingest")
 
-
-async def nudge_processor(bus: Bus, event_ids: Iterable[str]) -> None:
-    """One ``{"event_id"}`` per event, published concurrently so the broker's confirms overlap
-    (a batch of 100 costs about one round trip, not 100)."""
-    ids = list(event_ids)
-    if not ids:
-        return
-    results = await asyncio.gather(
-        *(
-            bus.publish(WORK_EXCHANGE, PROCESS_KEY, json.dumps({"event_id": event_id}).encode())
-            for event_id in ids
-        ),
-        return_exceptions=True,
-    )
-    failed = [r for r in results if isinstance(r, BaseException)]
+async def nudge_processor(bus: Bus, event_ids: Sequence[str]) -> None:
+    failed = await nudges.nudge_processor(bus, event_ids)
     if failed:  # the processor's sweep claims these within seconds anyway
-        m.NUDGE_FAILURES.inc(len(failed))
-        log.warning("%d of %d nudges not sent: %r", len(failed), len(ids), failed[0])
+        m.NUDGE_FAILURES.inc(failed)

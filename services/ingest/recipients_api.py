@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient
 from libs.common.directory import RecipientFields, recipient_dict, upsert_recipient
 from libs.common.schemas.envelope import IDENT_PATTERN
+from libs.common.schemas.storable import no_nul
 from services.ingest.auth_deps import CallingService
 
 # A producer's key names its module; only these may rewrite people's addresses (a leaked
@@ -21,7 +22,7 @@ DIRECTORY_CALLERS = frozenset({"*", "directory"})
 
 router = APIRouter(prefix="/v1/recipients", tags=["directory"])
 
-UserId = Annotated[str, Path(min_length=1, max_length=128)]
+UserId = Annotated[str, Path(min_length=1, max_length=128), AfterValidator(no_nul)]
 Tenant = Annotated[str, Query(pattern=IDENT_PATTERN)]
 
 

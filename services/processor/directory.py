@@ -24,6 +24,7 @@ from libs.common.db.models import Recipient
 from libs.common.directory import RecipientFields
 from libs.common.errors import TransientError
 from libs.common.filters import Person
+from libs.common.template_context import recipient_context
 from services.processor import pgsql
 
 log = logging.getLogger("herald.processor.directory")
@@ -52,15 +53,15 @@ class Entry:
         return Person(self.roles, self.company_id)
 
     def template_view(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "locale": self.locale,
-            "timezone": self.timezone,
-            "roles": sorted(self.roles),
-            "company_id": self.company_id,
-            "manager_id": self.manager_id,
-            "attributes": self.attributes,
-        }
+        return recipient_context(
+            self.user_id,
+            locale=self.locale,
+            timezone=self.timezone,
+            roles=self.roles,
+            company_id=self.company_id,
+            manager_id=self.manager_id,
+            attributes=self.attributes,
+        )
 
 
 _R = Recipient

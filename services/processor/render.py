@@ -9,27 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from libs.common.schemas.envelope import EventEnvelope
+from libs.common.template_context import event_context, message_context, recipient_context
 from libs.common.templates import Rendered, TemplateRenderError, render_string
 from services.processor.catalog import Snapshot, TemplateRow, TypeInfo
 from services.processor.directory import Entry
-
-
-def event_context(event_id: str, env: EventEnvelope) -> dict[str, Any]:
-    return {
-        "event": {
-            "id": event_id,
-            "source_event_id": env.id,
-            "source": env.source,
-            "type": env.type,
-            "tenant": env.tenant,
-            "project_id": env.project_id,
-            "priority": env.priority.value,
-            "occurred_at": env.occurred_at.isoformat(),
-        },
-        "entity": env.entity.model_dump(),
-        "actor": env.actor.model_dump() if env.actor else {},
-        "payload": env.payload,
-    }
 
 
 class EventRenderer:
@@ -61,8 +44,8 @@ class EventRenderer:
     def _render(
         self, template: TemplateRow, locale: str, who: str, user_id: str, person: Entry | None
     ) -> Rendered:
-        view = person.template_view() if person else {"user_id": user_id, "attributes": {}}
-        ctx = {**self._base, "recipient": {**view, "locale": locale}}
+        view = person.template_view() if person else recipient_context(user_id)
+        ctx = message_context(self._base, view, locale)
         # texts are shared between channels: keyed by the person only if the template reads them
         try:
             return Rendered(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -20,11 +19,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.batching import take_batch
 from libs.common.bus import Bus, Message
-from libs.common.bus.topology import SEND_KEY, WORK_EXCHANGE
+from libs.common.bus.nudges import nudge_sender, parse_process_nudge
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus, utcnow
-from libs.common.errors import PermanentError, TransientError
+from libs.common.db.outage import is_transient as is_database_outage
+from libs.common.errors import TransientError
 from services.processor import metrics as m
 from services.processor.batch import Deps, Outcome, process_batch
 from services.processor.claim import stale_event_ids
@@ -38,24 +39,16 @@ Pending = tuple[str, asyncio.Future[None]]
 
 
 def is_transient(exc: BaseException) -> bool:
-    """An outage (database or directory unreachable): not the event's fault, not counted."""
+    """An outage (database or directory unreachable): not the event's fault, not counted.
+
+    A PostgreSQL that is restarting refuses with SQLSTATE class 57 ("the database system is
+    starting up", "… shutting down"), which asyncpg/SQLAlchemy raise as a plain DBAPIError:
+    the SQLSTATE classes tell an outage apart (libs/common/db/outage.py, as in ingest)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, TransientError | OperationalError | InterfaceError | OSError)
-
-
-MAX_NUDGE_IDS = 1_000
-
-
-def parse_nudge(body: bytes) -> list[str]:
-    try:
-        data = json.loads(body)
-        ids = data["event_ids"] if "event_ids" in data else [data["event_id"]]
-        if not isinstance(ids, list) or not 0 < len(ids) <= MAX_NUDGE_IDS:
-            raise ValueError("event_ids must be a list of 1 to 1000 ids")
-        return [str(i) for i in ids]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PermanentError(f"malformed nudge: {body[:200]!r}") from exc
+    if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError):
+        return True
+    return is_database_outage(exc)
 
 
 class Processor:
@@ -69,7 +62,7 @@ class Processor:
         self._sessions, self._bus, self._s, self._deps = sessions, bus, settings, deps
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._runners: list[asyncio.Task[None]] = []
-        self._nudges: set[asyncio.Task[None]] = set()  # sender nudges in flight
+        self._nudges: set[asyncio.Task[int]] = set()  # sender nudges in flight
 
     def start(self, concurrency: int) -> None:
         self._runners = [asyncio.create_task(self._run()) for _ in range(concurrency)]
@@ -87,7 +80,7 @@ class Processor:
         batch). Returns (→ ack) once every event is committed, found done, or its failure
         recorded."""
         futures = []
-        for event_id in parse_nudge(message.body):
+        for event_id in parse_process_nudge(message.body):
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             await self._queue.put((event_id, future))
             futures.append(future)
@@ -95,7 +88,9 @@ class Processor:
 
     async def _run(self) -> None:
         while True:
-            batch = await self._take()
+            batch = await take_batch(
+                self._queue, self._s.processor_batch_max, self._s.processor_batch_linger_ms / 1000
+            )
             try:
                 await self.process_ids(list(dict.fromkeys(i for i, _ in batch)))
             except Exception:  # never lose the runner; the sweep retries whatever is left
@@ -103,24 +98,6 @@ class Processor:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
-
-    async def _take(self) -> list[Pending]:
-        """What is waiting, up to a batch; under load, linger a moment for a fuller one."""
-        batch = [await self._queue.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._s.processor_batch_linger_ms / 1000
-        while len(batch) < self._s.processor_batch_max:
-            if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
 
     async def process_ids(self, event_ids: Sequence[str]) -> int:
         """Process these events (those still ``received``); the number processed."""
@@ -154,7 +131,7 @@ class Processor:
         except Exception:
             log.exception("metrics update failed")
         if outcome.pending:
-            task = asyncio.create_task(self._nudge_sender(outcome.pending))
+            task = asyncio.create_task(nudge_sender(self._bus, outcome.pending))
             self._nudges.add(task)
             task.add_done_callback(self._nudges.discard)
         return len(outcome.processed)
@@ -196,13 +173,6 @@ class Processor:
                 log.error("event %s failed for good: %s", event_id, error)
         except Exception:
             log.exception("could not record the failure of %s; the sweep retries it", event_id)
-
-    async def _nudge_sender(self, delivery_ids: list[int]) -> None:
-        try:
-            body = json.dumps({"delivery_ids": delivery_ids}).encode()
-            await self._bus.publish(WORK_EXCHANGE, SEND_KEY, body)
-        except Exception as exc:  # the sender's sweep finds due rows anyway
-            log.warning("sender nudge not sent: %s", exc)
 
     async def sweep_forever(self) -> None:
         while True:

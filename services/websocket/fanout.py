@@ -68,7 +68,7 @@ class Fanout:
                 clients, push.notification.id, protocol.notification(push.notification)
             )
         if push.counts is not None:  # the sender sends the new counters with a notification
-            self.pusher.push(clients, protocol.counts(push.counts), "counts")
+            self._push_counts(clients, protocol.counts(push.counts))
 
     def _push_notification(self, clients: set[Client], item_id: int, data: bytes) -> None:
         live = []
@@ -78,6 +78,15 @@ class Fanout:
             else:
                 live.append(client)
         self.pusher.push(live, data, "notification")
+
+    def _push_counts(self, clients: set[Client], data: bytes) -> None:
+        live = []
+        for client in clients:
+            if client.replay is not None:  # else the resume's older counters would follow it
+                client.held_counts = data
+            else:
+                live.append(client)
+        self.pusher.push(live, data, "counts")
 
     async def on_event(self, routing_key: str, body: bytes) -> None:
         """Events are checked concurrently but sent in arrival order: a feed never shows

@@ -1,12 +1,14 @@
-"""Reads from the inbox for ``resume``: the notifications a user missed and unread counters."""
+"""Reads from the inbox for ``resume``: the notifications a user missed and unread counters
+(libs/common/unread.py, the same query as the user API's)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import Notification
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
+from libs.common.unread import unread_counts as counts_of
 
 
 async def missed(
@@ -37,17 +39,5 @@ async def missed(
 async def unread_counts(
     sessions: async_sessionmaker[AsyncSession], tenant: str, user_id: str
 ) -> UnreadCounts:
-    query = (
-        select(Notification.source, func.count())
-        .where(
-            Notification.tenant == tenant,
-            Notification.user_id == user_id,
-            Notification.read_at.is_(None),
-            Notification.archived_at.is_(None),
-        )
-        .group_by(Notification.source)
-    )
     async with sessions() as session:
-        rows = (await session.execute(query)).all()
-    by_source = {str(source): int(count) for source, count in rows}
-    return UnreadCounts(total=sum(by_source.values()), by_source=by_source)
+        return await counts_of(session, tenant, user_id)

@@ -20,6 +20,7 @@ CLOSE_IDLE = 4409  # nothing received within the idle timeout: send pings
 CLOSE_TOO_SLOW = 4429  # fell too far behind: reconnect and resume
 
 MAX_ID_CHARS = 64
+MAX_NOTIFICATION_ID = 2**63 - 1  # BIGINT; a larger last_id made resume answer 'unavailable'
 
 
 class _Cmd(BaseModel):
@@ -40,7 +41,7 @@ class Subscribe(_Cmd):
 
 class Resume(_Cmd):
     type: Literal["resume"]
-    last_id: int = Field(ge=0)
+    last_id: int = Field(ge=0, le=MAX_NOTIFICATION_ID)
 
 
 class Ping(_Cmd):
@@ -70,7 +71,7 @@ def _guess_id(data: str | bytes) -> str | None:
     """Echo the command id in the error when the JSON at least parsed."""
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…" deep within the frame cap: no id to echo
         return None
     cmd_id = obj.get("id") if isinstance(obj, dict) else None
     return cmd_id if isinstance(cmd_id, str) and len(cmd_id) <= MAX_ID_CHARS else None

@@ -23,7 +23,17 @@ class TooManySubscriptions(Exception):
 
 
 class Client:
-    __slots__ = ("conn", "dropped", "exp", "last_seen", "replay", "subs", "tenant", "user_id")
+    __slots__ = (
+        "conn",
+        "dropped",
+        "exp",
+        "held_counts",
+        "last_seen",
+        "replay",
+        "subs",
+        "tenant",
+        "user_id",
+    )
 
     def __init__(self, conn: ServerConnection, tenant: str, user_id: str, exp: float) -> None:
         self.conn = conn
@@ -34,6 +44,8 @@ class Client:
         self.subs: set[GroupKey] | None = None  # created on the first subscription
         # while a resume is replaying: (notification id, frame) pushed live meanwhile
         self.replay: list[tuple[int, bytes]] | None = None
+        # …and the latest counters pushed live meanwhile: sent after the resume's own
+        self.held_counts: bytes | None = None
         self.dropped = False
 
 

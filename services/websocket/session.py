@@ -153,23 +153,25 @@ class Sessions:
                 counts = await inbox.unread_counts(self.db, client.tenant, client.user_id)
         except Exception as exc:
             log.warning("resume failed for %s: %r", client.user_id, exc)
-            self._flush_held(client, cmd.last_id)
-            await _reply(
-                client.conn, protocol.error("unavailable", "inbox unavailable; retry", cmd.id)
-            )
+            error = protocol.error("unavailable", "inbox unavailable; retry", cmd.id)
+            self._flush_held(client, cmd.last_id, [error])
             return
         last = max([cmd.last_id, *(item.id for item in items)])
-        frames = [protocol.notification(item) for item in items]
-        self.pusher.push_each(client, frames, "notification")
-        self._flush_held(client, last)
         body = {"type": "resumed", "id": cmd.id, "count": len(items), "last_id": last}
         body["more"] = len(items) >= self.s.ws_resume_limit
-        await _reply(client.conn, protocol.frame(body))
-        await _reply(client.conn, protocol.counts(counts))
+        # no await from here on: a live push cannot slip in between (the order is the protocol)
+        self.pusher.push_each(client, [protocol.notification(i) for i in items], "notification")
+        self._flush_held(client, last, [protocol.frame(body), protocol.counts(counts)])
 
-    def _flush_held(self, client: Client, after_id: int) -> None:
+    def _flush_held(self, client: Client, after_id: int, answer: list[bytes]) -> None:
+        """The live notifications held during the replay (those it did not carry), the
+        resume's answer, then the counters pushed live meanwhile: they are at least as new."""
         held, client.replay = client.replay or [], None
+        counts, client.held_counts = client.held_counts, None
         self.pusher.push_each(client, [data for i, data in held if i > after_id], "notification")
+        self.pusher.push_each(client, answer, "resume")
+        if counts is not None:
+            self.pusher.push_each(client, [counts], "counts")
 
 
 async def _reply(conn: ServerConnection, data: bytes) -> None:

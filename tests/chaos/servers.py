@@ -147,6 +147,13 @@ class RabbitNode:
             timeout=timeout,
         )
 
+    def table(self, *args: str) -> list[list[str]]:
+        """``rabbitmqctl list_…`` rows, one list of columns per line."""
+        env = {**os.environ, **self._env()}
+        cmd = ["rabbitmqctl", "-q", "-n", self.node, *args, "--no-table-headers"]
+        done = subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=60)
+        return [line.split("\t") for line in done.stdout.decode().splitlines() if line.strip()]
+
     def start(self) -> None:
         env = {**os.environ, **self._env()}
         subprocess.run(["rabbitmq-server", "-detached"], check=True, env=env, capture_output=True)

@@ -25,7 +25,63 @@ ESCAPES = [
     "{{ 10**1000000 }}",
     "{{ [1] * 100000000 }}",
     "{% set x = [] %}{{ x.append(1) }}",
+    "{{ ''|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+    "{{ payload|map(attribute='__class__')|list }}",
+    "{{ payload|selectattr('__class__')|list }}",
+    "{{ '{x.__class__}'.format_map({'x': payload}) }}",
+    "{{ '{0.__class__.__base__.__subclasses__}'.format_map({'0': payload}) }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ payload.items.__self__ }}",
+    "{{ (payload.get).__self__.__class__ }}",
+    "{% set ns = namespace() %}{% set ns.__class__ = 1 %}",
+    "{{ '%s'|format(payload.__class__) }}",
+    "{{ payload.pop('title') }}",
+    "{{ payload.setdefault('x', 1) }}",
 ]
+
+# Each of these took gigabytes of memory or minutes of CPU before libs/common/template_limits.py
+EXHAUSTION = [
+    "{{ '{:>999999999}'.format(1) }}",
+    "{{ '{:{}}'.format(1, 999999999) }}",
+    "{{ '%999999999d'|format(1) }}",
+    "{{ '%*d'|format(999999999, 1) }}",
+    "{{ '%999999999d' % 1 }}",
+    "{{ '%*d' % (999999999, 1) }}",
+    "{{ 'x'|center(999999999) }}",
+    "{{ 'a\nb'|indent(999999999) }}",
+    "{{ ('a\n' * 90000)|indent(5000) }}",
+    "{{ payload|tojson(indent=99999999) }}",
+    "{{ range(1000)|join('x' * 100000) }}",
+    "{{ ('x' * 100000)|replace('x', 'yyyyy') }}",
+    "{{ ('x' * 100000)|wordwrap(1, wrapstring='y' * 1000) }}",
+    "{{ range(10)|batch(999999999)|list }}",
+    "{{ lipsum(100000) }}",
+    "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}{{ ns.s }}",
+    "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}{{ ns.s }}",
+    "{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f('x') }}",
+    "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+    "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+    "{% endfor %}{% endfor %}{% endfor %}",
+    "{% for i in range(1000) %}{% for j in range(1000)|list %}{% endfor %}{% endfor %}",
+]
+
+# What real templates do keeps working under the limits
+ORDINARY = {
+    "{{ '%.2f'|format(1500000) }}": "1500000.00",
+    "{{ '{:>6}'.format(7) }}": "     7",
+    "{{ payload.title|center(5) }}": "  T  ",
+    "{{ ['a', 'b']|join(', ') }}": "a, b",
+    "{{ 'a b'|replace(' ', '-') }}": "a-b",
+    "{% for i in range(300) %}{% for j in range(10) %}{% endfor %}{% endfor %}ok": "ok",
+    "{% macro item(x) %}[{{ x }}]{% endmacro %}{{ item(1) }}{{ item(2) }}": "[1][2]",
+    "{{ payload.missing|default(99999) }}": "99999",
+}
 
 
 @pytest.mark.parametrize("source", ESCAPES)
@@ -46,6 +102,17 @@ def test_escape_fails_safely(source: str) -> None:
 def test_resource_exhaustion_is_refused(source: str) -> None:
     with pytest.raises(TemplateRenderError, match="sandbox"):
         render_string(source, CTX)
+
+
+@pytest.mark.parametrize("source", EXHAUSTION)
+def test_memory_and_cpu_exhaustion_is_refused(source: str) -> None:
+    with pytest.raises(TemplateRenderError):
+        render_string(source, CTX)
+
+
+@pytest.mark.parametrize("source", sorted(ORDINARY))
+def test_ordinary_templates_still_render(source: str) -> None:
+    assert render_string(source, CTX) == ORDINARY[source]
 
 
 def test_html_is_escaped_in_html_bodies() -> None:

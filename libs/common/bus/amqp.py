@@ -16,6 +16,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import DeliveryError
 
 from libs.common.bus import topology as t
+from libs.common.bus.acks import AmqpAcker
 from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler
 from libs.common.errors import PermanentError, TransientError
 
@@ -138,8 +139,10 @@ class AmqpBus(Bus):
         await channel.set_qos(prefetch_count=prefetch)
         queue = await self._declare_on(channel, spec)
 
+        acker = AmqpAcker()  # lets a batch of this consumer's messages be acked in one frame
+
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            await handler(_wrap(incoming, spec.name))
+            await handler(_wrap(incoming, spec.name, acker))
 
         tag = await queue.consume(on_message)
         return _AmqpConsumer(channel, queue, tag)
@@ -147,16 +150,25 @@ class AmqpBus(Bus):
     async def ping(self) -> None:
         if self._conn is None or self._conn.is_closed:
             raise TransientError("AMQP connection is closed")
+        # a robust connection is never "closed" while it reconnects: ask whether it is up
+        if not self._conn.connected.is_set():
+            raise TransientError("AMQP connection lost; reconnecting")
 
 
-def _wrap(incoming: AbstractIncomingMessage, queue: str) -> Message:
+def _wrap(incoming: AbstractIncomingMessage, queue: str, acker: AmqpAcker) -> Message:
+    channel, tag = incoming.channel, incoming.delivery_tag or 0
+    acker.unsettled.delivered(channel, tag)
+
     async def settle(what: str) -> None:
-        if what == "ack":
-            await incoming.ack()
-        elif what == "nack":
-            await incoming.nack(requeue=True)
-        else:
-            await incoming.reject(requeue=False)
+        try:
+            if what == "ack":
+                await incoming.ack()
+            elif what == "nack":
+                await incoming.nack(requeue=True)
+            else:
+                await incoming.reject(requeue=False)
+        finally:  # after the frame: a batch ack meanwhile must not cover this tag too
+            acker.unsettled.settled(channel, tag)
 
     return Message(
         body=incoming.body,
@@ -166,4 +178,6 @@ def _wrap(incoming: AbstractIncomingMessage, queue: str) -> Message:
         redelivered=bool(incoming.redelivered),
         message_id=incoming.message_id,
         _settle=settle,
+        _acker=acker,
+        _raw=(incoming, channel),
     )

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from libs.common.errors import PermanentError, TransientError
 
@@ -27,6 +27,8 @@ class Message:
     redelivered: bool = False
     message_id: str | None = None
     _settle: Callable[[str], Awaitable[None]] | None = None
+    _acker: BatchAcker | None = None  # the transport can ack many in one frame
+    _raw: Any = None  # the transport's own message, for the acker
 
     @property
     def delivery_count(self) -> int:
@@ -45,10 +47,36 @@ class Message:
         """Dead-letter it."""
         await self._do("reject")
 
+    def mark_settled(self) -> bool:
+        """For a batch acker that covers this message with another's frame: no frame of its
+        own from now on. False if it was settled already."""
+        was, self._settle = self._settle is not None, None
+        return was
+
     async def _do(self, what: str) -> None:
         if self._settle is not None:
             settle, self._settle = self._settle, None
             await settle(what)
+
+
+class BatchAcker(Protocol):
+    async def ack_many(self, messages: Sequence[Message]) -> None: ...
+
+
+async def ack_all(messages: Sequence[Message]) -> None:
+    """Ack every message, in as few frames as the transport allows (AMQP: one ``multiple``
+    ack where safe). Never raises: a failed ack is logged, and the broker redelivers."""
+    batches: dict[int, tuple[BatchAcker, list[Message]]] = {}
+    for message in messages:
+        if message._acker is not None:
+            batches.setdefault(id(message._acker), (message._acker, []))[1].append(message)
+            continue
+        try:
+            await message.ack()
+        except Exception as exc:
+            log.warning("ack failed (%r); the broker will redeliver", exc)
+    for acker, batch in batches.values():
+        await acker.ack_many(batch)
 
 
 Handler = Callable[[Message], Awaitable[None]]

@@ -322,3 +322,14 @@ class AdminUser(Base):
     username: Mapped[str] = mapped_column(String(128), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class AdminSession(Base):
+    """An open admin login; logout deletes it (services/ingest/admin/session_store.py)."""
+
+    __tablename__ = "admin_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's id
+    username: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(TZ)

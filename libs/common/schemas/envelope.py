@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from libs.common.errors import ValidationFailed
+from libs.common.schemas.storable import in_utc_range
 
 MAX_EVENT_BYTES = 1024 * 1024  # DESIGN §3: 1 MiB per envelope
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
@@ -82,7 +83,7 @@ class EventEnvelope(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("occurred_at must carry a time zone (e.g. 2026-11-26T10:00:00Z)")
-        return value
+        return in_utc_range(value)
 
     @property
     def routing_key(self) -> str:
@@ -121,6 +122,8 @@ def parse_envelope(raw: bytes) -> tuple[EventEnvelope, dict[str, Any]]:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"not_json: {exc.msg} at line {exc.lineno} col {exc.colno}") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: rejected, not a poison message
+        raise ValidationFailed("not_json: nested too deeply") from exc
     if not isinstance(body, dict):
         raise ValidationFailed(f"not_object: expected a JSON object, got {type(body).__name__}")
     return validate_body(body), body

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from libs.common.db.models import AdminUser
 from services.ingest.admin.passwords import DUMMY_HASH, verify_password
+from services.ingest.admin.session_store import SessionRegistry
 from services.ingest.admin.settings import AdminSettings
 
 log = logging.getLogger("herald.admin")
@@ -37,12 +38,12 @@ class AdminAccounts:
         self, settings: AdminSettings, sessions: Callable[[], async_sessionmaker[AsyncSession]]
     ) -> None:
         self._static = settings.admin_users
-        self._sessions = sessions
+        self.sessions = sessions  # the session registry reads the same database
 
     async def stored_hash(self, username: str) -> str | None:
         if username in self._static:
             return self._static[username]
-        async with self._sessions()() as session:
+        async with self.sessions()() as session:
             user = await session.scalar(select(AdminUser).where(AdminUser.username == username))
             return user.password_hash if user else None
 
@@ -69,6 +70,7 @@ class AdminAuth(AuthenticationBackend):
             https_only=settings.admin_cookie_secure,
         )
         self._accounts = accounts
+        self._registry = SessionRegistry(accounts.sessions, settings.admin_session_max_age_s)
 
     async def login(self, request: Request) -> bool:
         form = await request.form()
@@ -78,13 +80,15 @@ class AdminAuth(AuthenticationBackend):
         if stored is None:
             log.warning("admin login refused for %r from %s", username[:64], _client(request))
             return False
+        sid = await self._registry.open(username)  # logout must be able to end it
         request.session.update(
-            {"admin": username, "fp": hash_fingerprint(stored), "at": int(time.time())}
+            {"admin": username, "fp": hash_fingerprint(stored), "at": int(time.time()), "sid": sid}
         )
         log.info("admin %r logged in from %s", username, _client(request))
         return True
 
     async def logout(self, request: Request) -> bool:
+        await self._registry.close(request.session.get("sid"))
         request.session.clear()
         return False  # sqladmin then sends the browser to the login page
 
@@ -95,6 +99,9 @@ class AdminAuth(AuthenticationBackend):
         stored = await self._accounts.stored_hash(username)
         if stored is None or hash_fingerprint(stored) != request.session.get("fp"):
             request.session.clear()
+            return False
+        if not await self._registry.is_open(request.session.get("sid"), username):
+            request.session.clear()  # logged out (or expired) on the server side
             return False
         return True
 

@@ -7,8 +7,6 @@ engine of the running app, so the admin shares ingest's pool instead of opening 
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from libs.common.bus import Bus
-from libs.common.bus.topology import PROCESS_KEY, SEND_KEY, WORK_EXCHANGE
 from libs.common.resources import Resources
-
-log = logging.getLogger("herald.admin")
 
 
 @dataclass(frozen=True)
@@ -37,18 +32,6 @@ class AdminContext:
     @property
     def bus(self) -> Bus:
         return self.resources.bus
-
-    async def nudge_processor(self, event_id: str) -> None:
-        await self._publish(PROCESS_KEY, {"event_id": event_id})
-
-    async def nudge_sender(self, delivery_ids: list[int]) -> None:
-        await self._publish(SEND_KEY, {"delivery_ids": delivery_ids})
-
-    async def _publish(self, key: str, body: dict[str, Any]) -> None:
-        try:
-            await self.bus.publish(WORK_EXCHANGE, key, json.dumps(body).encode())
-        except Exception as exc:  # the worker's periodic sweep finds the row within seconds
-            log.warning("admin nudge %s not sent: %s", key, exc)
 
 
 class LateBoundSessions(async_sessionmaker[AsyncSession]):

@@ -1,6 +1,6 @@
 """Dead letters: how many messages wait in each ``<queue>.dead``, and replaying them once the
-cause is fixed. The broker work is ``herald dlq``'s (herald/dlq.py): one implementation for
-the command line and the admin."""
+cause is fixed. The broker work is libs/common/bus/dead_letters.py: one implementation for
+the admin and ``herald dlq``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqladmin.flash import flash
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from libs.common.bus import dead_letters
+from libs.common.bus.dead_letters import DeadLetterError
 from libs.common.bus.topology import INGEST_QUEUE, PROCESS_QUEUE, SEND_QUEUE, dead_letter_queue
 from services.ingest.admin.base import admin_name
 from services.ingest.admin.context import AdminContext
@@ -69,11 +71,9 @@ def _limit(raw: str) -> int:
 async def _count(url: str, queue: str) -> dict[str, object]:
     if url.startswith("memory://"):
         return {"count": None, "error": "the in-memory bus (herald dev) keeps no dead letters"}
-    from herald.dlq import DlqError, count
-
     try:
-        return {"count": await count(url, queue), "error": None}
-    except (DlqError, OSError) as exc:
+        return {"count": await dead_letters.count(url, queue), "error": None}
+    except (DeadLetterError, OSError) as exc:
         return {"count": None, "error": str(exc)}
     except Exception as exc:  # broker down: the page still loads and says so
         return {"count": None, "error": f"broker unreachable: {exc!r}"[:300]}
@@ -82,11 +82,9 @@ async def _count(url: str, queue: str) -> dict[str, object]:
 async def _replay(url: str, queue: str, limit: int) -> str:
     if url.startswith("memory://"):
         return "not replayed: the in-memory bus keeps no dead letters"
-    from herald.dlq import DlqError, replay
-
     try:
-        moved = await replay(url, queue, limit)
-    except DlqError as exc:
+        moved = await dead_letters.replay(url, queue, limit)
+    except DeadLetterError as exc:
         return f"not replayed: {exc}"
     except Exception as exc:
         return f"not replayed: broker unreachable: {exc!r}"[:300]

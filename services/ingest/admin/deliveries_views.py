@@ -9,6 +9,7 @@ from sqladmin.filters import AllUniqueStringValuesFilter, StaticValuesFilter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from libs.common.bus.nudges import nudge_sender
 from libs.common.db.engine import transaction
 from libs.common.db.models import Delivery, DeliveryStatus
 from services.ingest.admin.actions import ActionRefused, retry_delivery
@@ -77,8 +78,7 @@ class DeliveryAdmin(HeraldView, model=Delivery):
                 done.append(int(raw))
             except ActionRefused as exc:
                 refused.append(str(exc))
-        if done:
-            await self.ctx.nudge_sender(done)
+        await nudge_sender(self.ctx.bus, done)  # a lost nudge: the sender's sweep finds them
         return report_action(request, self, "retry", done, refused)
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import Select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from libs.common.bus.nudges import nudge_processor
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus
-from services.ingest.admin.actions import ActionRefused, reprocess_event
+from libs.common.reprocess import CannotReprocess, reset_event
 from services.ingest.admin.base import (
     HeraldView,
     action_pks,
@@ -79,12 +80,11 @@ class EventAdmin(HeraldView, model=Event):
         for pk in action_pks(request):
             try:
                 async with transaction(self.ctx.sessions()) as session:
-                    await reprocess_event(session, pk, admin_name(request))
+                    await reset_event(session, pk, by=f"admin {admin_name(request)!r}")
                 done.append(pk)
-            except ActionRefused as exc:
+            except CannotReprocess as exc:
                 refused.append(str(exc))
-        for pk in done:
-            await self.ctx.nudge_processor(pk)
+        await nudge_processor(self.ctx.bus, done)  # one message; a lost one: the sweep
         return report_action(request, self, "reprocessing", done, refused)
 
 

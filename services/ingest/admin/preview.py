@@ -1,8 +1,8 @@
 """Template checks and previews: syntax, then a render in the sandbox against a sample event.
 
 The sample is the latest stored event of the template's type (what production will really
-feed it), or a synthetic one when none arrived yet. The context has the same shape the
-processor renders with (services/processor/render.py::context — kept in step by a test).
+feed it), or a synthetic one when none arrived yet. The context is built by the functions the
+processor renders with (libs/common/template_context.py), for a sample recipient.
 """
 
 from __future__ import annotations
@@ -17,20 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.db.models import Event, EventStatus, EventType
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.envelope import EventEnvelope, validate_body
+from libs.common.template_context import event_context, message_context, recipient_context
 from libs.common.templates import Rendered, TemplateRenderError, render_string, validate_template
 
 DEFAULT_KEY = "*"
 DIGEST_KEY = "herald.digest"
 
 
-SAMPLE_RECIPIENT: dict[str, Any] = {
-    "user_id": "u-17",
-    "timezone": "Europe/Moscow",
-    "roles": ["designer"],
-    "company_id": "c-1",
-    "manager_id": "u-3",
-    "attributes": {},
-}
+SAMPLE_RECIPIENT = recipient_context(
+    "u-17", timezone="Europe/Moscow", roles=["designer"], company_id="c-1", manager_id="u-3"
+)
 
 
 @dataclass(frozen=True)
@@ -39,25 +35,8 @@ class Sample:
     description: str  # shown next to the preview: which event it was rendered against
 
 
-def event_context(event_id: str, env: EventEnvelope, locale: str) -> dict[str, Any]:
-    """The processor's context (services/processor/render.py: event_context + recipient),
-    for a sample recipient; a test keeps the two in step."""
-    return {
-        "event": {
-            "id": event_id,
-            "source_event_id": env.id,
-            "source": env.source,
-            "type": env.type,
-            "tenant": env.tenant,
-            "project_id": env.project_id,
-            "priority": env.priority.value,
-            "occurred_at": env.occurred_at.isoformat(),
-        },
-        "entity": env.entity.model_dump(),
-        "actor": env.actor.model_dump() if env.actor else {},
-        "payload": env.payload,
-        "recipient": {**SAMPLE_RECIPIENT, "locale": locale},
-    }
+def preview_context(event_id: str, env: EventEnvelope, locale: str) -> dict[str, Any]:
+    return message_context(event_context(event_id, env), SAMPLE_RECIPIENT, locale)
 
 
 def synthetic_body(source: str, type_: str) -> dict[str, Any]:
@@ -123,14 +102,14 @@ async def sample_for(session: AsyncSession, event_type: str, locale: str) -> Sam
             env = validate_body(latest.body or {})
         except ValidationFailed:
             break  # stored before a schema change: fall back to the synthetic sample
-        return Sample(event_context(latest.id, env, locale), f"the latest event {latest.id}")
+        return Sample(preview_context(latest.id, env, locale), f"the latest event {latest.id}")
     source, type_ = (
         await _split_key(session, event_type)
         if event_type != DEFAULT_KEY
         else ("tenders", "tender.requirement_added")
     )
     env = validate_body(synthetic_body(source, type_))
-    return Sample(event_context("sample-0001", env, locale), "a sample event")
+    return Sample(preview_context("sample-0001", env, locale), "a sample event")
 
 
 def check(subject: str, body: str, body_html: str | None, context: dict[str, Any]) -> Rendered:

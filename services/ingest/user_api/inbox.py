@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from libs.common.db.models import Notification
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.inbox import UnreadCounts
+from libs.common.schemas.storable import StorableDatetime
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.errors import error_responses
 from services.ingest.user_api import queries as q
@@ -22,6 +23,7 @@ from services.ingest.user_api.schemas import (
     MarkResult,
     ReadAllRequest,
     ReadAllResult,
+    RowId,
 )
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"], responses=error_responses(401, 422, 503))
@@ -36,7 +38,7 @@ async def list_inbox(
     unread: Annotated[bool | None, Query(description="true: unread only; false: read")] = None,
     archived: Annotated[bool, Query(description="true: the archive instead")] = False,
     source: Annotated[str | None, Query(pattern=IDENT_PATTERN, examples=["tenders"])] = None,
-    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    since: Annotated[StorableDatetime | None, Query(description="created at or after")] = None,
 ) -> InboxPage:
     f = q.InboxFilter(unread=unread, archived=archived, source=source, since=since)
     async with reader(request) as db:
@@ -69,26 +71,26 @@ _NOT_FOUND = error_responses(404)
 
 
 @router.post("/{item_id}/read", summary="Mark one item read (idempotent)", responses=_NOT_FOUND)
-async def mark_read(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+async def mark_read(request: Request, user: CurrentUser, item_id: RowId) -> MarkResult:
     return await _mark(request, user, item_id, Notification.read_at, True)
 
 
 @router.post("/{item_id}/unread", summary="Mark one item unread (idempotent)", responses=_NOT_FOUND)
-async def mark_unread(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+async def mark_unread(request: Request, user: CurrentUser, item_id: RowId) -> MarkResult:
     return await _mark(request, user, item_id, Notification.read_at, False)
 
 
 @router.post(
     "/{item_id}/archive", summary="Move one item to the archive (idempotent)", responses=_NOT_FOUND
 )
-async def archive(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+async def archive(request: Request, user: CurrentUser, item_id: RowId) -> MarkResult:
     return await _mark(request, user, item_id, Notification.archived_at, True)
 
 
 @router.post(
     "/{item_id}/unarchive", summary="Bring one item back from the archive", responses=_NOT_FOUND
 )
-async def unarchive(request: Request, user: CurrentUser, item_id: int) -> MarkResult:
+async def unarchive(request: Request, user: CurrentUser, item_id: RowId) -> MarkResult:
     return await _mark(request, user, item_id, Notification.archived_at, False)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -22,7 +22,9 @@ from libs.common.auth import Principal
 from libs.common.db.models import Notification as N
 from libs.common.db.models import utcnow
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
+from libs.common.unread import unread_counts as counts_of
 from services.ingest.errors import ApiError
+from services.ingest.user_api.schemas import MAX_ID
 
 Db = AsyncSession | AsyncConnection  # reads also run on an autocommit connection
 CURSOR_PREFIX = "v1:"
@@ -47,7 +49,7 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if raw.startswith(CURSOR_PREFIX):
             value = int(raw.removeprefix(CURSOR_PREFIX))
-            if value > 0:
+            if 0 < value <= MAX_ID:
                 return value
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -92,13 +94,7 @@ async def list_inbox(
 
 async def unread_counts(session: Db, user: Principal) -> UnreadCounts:
     """Unread and not archived, per source: exactly the predicate of ix_notifications_unread."""
-    query = (
-        select(N.source, func.count())
-        .where(*_mine(user), N.read_at.is_(None), N.archived_at.is_(None))
-        .group_by(N.source)
-    )
-    by_source = {source: int(n) for source, n in (await session.execute(query)).all()}
-    return UnreadCounts(total=sum(by_source.values()), by_source=by_source)
+    return await counts_of(session, user.tenant, user.user_id)
 
 
 async def get_item(session: AsyncSession, user: Principal, item_id: int) -> InboxItem:

@@ -6,11 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from libs.common.filters import Condition
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
+from libs.common.schemas.openapi import self_contained
+from libs.common.schemas.storable import StorableModel
 
 # The channels a user can set preferences for. A new provider (SMS) adds its name here.
 CHANNELS: tuple[str, ...] = ("email", "telegram", "browser")
@@ -18,6 +21,9 @@ ALL_SOURCES = "*"  # a preference row for every module without a row of its own
 SOURCE_PATTERN = rf"{IDENT_PATTERN}|^\*$"
 
 MAX_PAGE = 200
+# Row ids are BIGINT: a larger one cannot exist, and the driver refuses to send it (a 500)
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 DEFAULT_PAGE = 50
 
 
@@ -90,6 +96,7 @@ class ReadAllRequest(BaseModel):
     up_to_id: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_ID,
         description="only items with id <= this: what the user saw when they clicked, "
         "so a notification arriving meanwhile stays unread",
     )
@@ -156,7 +163,8 @@ class PreferencesUpdate(BaseModel):
 
 # ---- subscriptions ------------------------------------------------------------------------
 
-_CONDITIONS_SCHEMA = TypeAdapter(list[Condition]).json_schema()
+# inlined: a "#/$defs/..." reference would point into the OpenAPI document's root, not here
+_CONDITIONS_SCHEMA = self_contained(TypeAdapter(list[Condition]).json_schema())
 # Kept as raw JSON so libs/common/filters.parse_filter produces the error (it names the index).
 RawFilter = Annotated[list[dict[str, Any]], WithJsonSchema(_CONDITIONS_SCHEMA)]
 
@@ -167,7 +175,7 @@ FILTER_EXAMPLE: list[dict[str, Any]] = [
 ]
 
 
-class SubscriptionScope(BaseModel):
+class SubscriptionScope(StorableModel):
     source: str = Field(pattern=IDENT_PATTERN, examples=["tenders"])
     entity_type: str = Field(min_length=1, max_length=64, examples=["remark"])
     project_id: str | None = Field(default=None, max_length=128, examples=["P-42"])

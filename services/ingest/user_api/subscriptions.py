@@ -12,6 +12,7 @@ from services.ingest.user_api.preview import preview
 from services.ingest.user_api.schemas import (
     PreviewRequest,
     PreviewResult,
+    RowId,
     SubscriptionIn,
     SubscriptionOut,
 )
@@ -58,7 +59,7 @@ async def preview_subscription(
 
 
 @router.get("/{sub_id}", summary="One subscription", responses=_NOT_FOUND)
-async def get_subscription(request: Request, user: CurrentUser, sub_id: int) -> SubscriptionOut:
+async def get_subscription(request: Request, user: CurrentUser, sub_id: RowId) -> SubscriptionOut:
     async with tx(request) as session:
         return SubscriptionOut.model_validate(await store.get_mine(session, user, sub_id))
 
@@ -67,7 +68,7 @@ async def get_subscription(request: Request, user: CurrentUser, sub_id: int) -> 
     "/{sub_id}", summary="Replace a subscription", description=_FILTER_422, responses=_NOT_FOUND
 )
 async def replace_subscription(
-    request: Request, user: CurrentUser, sub_id: int, body: SubscriptionIn
+    request: Request, user: CurrentUser, sub_id: RowId, body: SubscriptionIn
 ) -> SubscriptionOut:
     async with tx(request) as session:
         sub = await store.replace(session, user, sub_id, body)
@@ -81,7 +82,7 @@ async def replace_subscription(
     summary="Delete a subscription",
     responses=_NOT_FOUND,
 )
-async def delete_subscription(request: Request, user: CurrentUser, sub_id: int) -> Response:
+async def delete_subscription(request: Request, user: CurrentUser, sub_id: RowId) -> Response:
     async with tx(request) as session:
         await store.remove(session, user, sub_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,6 @@ is nudged; a lost nudge only costs the send loop's sweep interval.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
-from libs.common.bus.topology import SEND_KEY, WORK_EXCHANGE
+from libs.common.bus.nudges import nudge_sender
 from libs.common.db.engine import transaction
 from libs.common.db.models import DigestSchedule, utcnow
 from libs.common.mediator_client import MediatorClient, MediatorUnavailable
@@ -31,7 +30,6 @@ from services.sender.digests.settings import DigestSettings
 
 log = logging.getLogger("herald.digests")
 
-NUDGE_CHUNK = 1_000  # delivery ids per nudge message
 MAX_BATCHES_PER_TICK = 1_000  # per worker: 200,000 schedules at the default batch size
 MEDIATOR_RETRY_S = 60.0  # digests wait this long for an unreachable mediator, then try again
 
@@ -162,15 +160,8 @@ class DigestScheduler:
             m.LAG.observe(max(lag, 0.0))
 
     async def _nudge(self, delivery_ids: list[int]) -> None:
-        if self._bus is None or not delivery_ids:
-            return
-        for start in range(0, len(delivery_ids), NUDGE_CHUNK):
-            body = json.dumps({"delivery_ids": delivery_ids[start : start + NUDGE_CHUNK]})
-            try:
-                await self._bus.publish(WORK_EXCHANGE, SEND_KEY, body.encode())
-            except Exception as exc:  # the send loop's sweep finds the PENDING rows anyway
-                log.warning("sender nudge not sent: %s", exc)
-                return
+        if self._bus is not None:  # a lost nudge is logged; the send loop sweeps PENDING rows
+            await nudge_sender(self._bus, delivery_ids)
 
 
 def start(

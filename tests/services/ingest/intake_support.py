@@ -200,3 +200,18 @@ def ingest_process(
             proc.kill()
         proc.wait(timeout=30)
         log.close()
+
+
+async def drain_nudges(amqp_url: str) -> list[list[str]]:
+    """The processor nudges waiting in herald.process, one list of event ids per message."""
+    from libs.common.bus.nudges import parse_process_nudge
+    from libs.common.bus.topology import PROCESS_QUEUE
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(PROCESS_QUEUE, passive=True)
+        nudges = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            nudges.append(parse_process_nudge(message.body))
+        return nudges

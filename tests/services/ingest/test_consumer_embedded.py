@@ -1,5 +1,5 @@
 """`herald dev`'s backends: the same consumer on SQLite and the in-memory bus — batches with
-duplicates and rejects, and the processor nudged once per stored event."""
+duplicates and rejects, and every stored event nudged to the processor exactly once."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def test_sqlite_and_memory_bus(tmp_path: Path) -> None:
     nudges: list[str] = []
 
     async def on_nudge(message: Message) -> None:
-        nudges.append(json.loads(message.body)["event_id"])
+        nudges.extend(json.loads(message.body)["event_ids"])  # one message per stored batch
 
     await bus.consume(QueueSpec(PROCESS_QUEUE, [(WORK_EXCHANGE, PROCESS_KEY)]), on_nudge, 100)
     engine = make_engine(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -14,9 +15,16 @@ from libs.common.bus.base import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
 from libs.common.db.models import Event
 from services.ingest.app import create_app
+from services.ingest.auth_deps import calling_service
 from services.ingest.events_api import MAX_BATCH, MAX_REQUEST_BYTES
 from tests.apps import API_KEY, ingest_settings, running
-from tests.services.ingest.intake_support import count_events, make_event, proxy_to, queue_depth
+from tests.services.ingest.intake_support import (
+    count_events,
+    drain_nudges,
+    make_event,
+    proxy_to,
+    queue_depth,
+)
 
 KEY = {"X-API-Key": API_KEY}
 TENDERS_KEY = "tenders-key-0123456789abcdef"
@@ -48,6 +56,20 @@ async def test_one_event_is_stored_and_the_processor_nudged(
         row = await session.get(Event, stored_id)
     assert row is not None and row.source_event_id == event["id"] and row.body == event
     assert await queue_depth(amqp_url, PROCESS_QUEUE) == 1
+
+
+async def test_a_batch_is_nudged_to_the_processor_in_one_message(
+    database_url: str, amqp_url: str
+) -> None:
+    await _declare_process_queue(amqp_url)
+    events = [make_event(n) for n in range(5)]
+    async with running(create_app(ingest_settings(database_url, amqp_url), consume=False)) as http:
+        resp = await http.post("/v1/events", json=events, headers=KEY)
+        repeat = await http.post("/v1/events", json=events[:2], headers=KEY)
+    assert resp.status_code == repeat.status_code == 202, resp.text
+    assert repeat.json()["duplicates"] == [True, True]
+    # the fresh ids in one message; the repeat stored nothing, so it nudged nothing
+    assert await drain_nudges(amqp_url) == [resp.json()["ids"]]
 
 
 async def test_a_batch_returns_ids_in_order_and_flags_repeats(
@@ -154,3 +176,8 @@ async def test_database_down_is_503_with_retry_after(database_url: str, amqp_url
 def test_request_limit_fits_a_full_batch() -> None:
     batch = json.dumps([make_event(i) for i in range(MAX_BATCH)]).encode()
     assert len(batch) < MAX_REQUEST_BYTES
+
+
+def test_the_api_key_check_runs_on_the_event_loop() -> None:
+    """A plain ``def`` dependency would cost a worker-thread hop on every request."""
+    assert inspect.iscoroutinefunction(calling_service)

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from herald.reprocess import CannotReprocess, reprocess
 from libs.common.bus import make_bus
 from libs.common.bus.topology import PROCESS_KEY, WORK_EXCHANGE
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Delivery, Notification, Subscription
+from libs.common.reprocess import CannotReprocess, reprocess
 from libs.common.seed import seed_defaults
 from services.processor.app import PROCESS_SPEC
 from tests.apps import eventually

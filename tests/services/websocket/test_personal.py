@@ -3,15 +3,17 @@ after a disconnect replaying exactly what was missed, from the inbox."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, Notification
 from libs.common.schemas.inbox import InboxItem
-from tests.apps import user_token
+from tests.apps import eventually, user_token
 from tests.services.websocket.harness import command, gateway, recv_json
 
 
@@ -121,3 +123,36 @@ async def test_resume_with_the_database_down_answers_unavailable(
         reply = await command(conn, {"type": "resume", "id": "r", "last_id": 0})
         assert (reply["type"], reply["code"], reply["id"]) == ("error", "unavailable", "r")
         assert (await command(conn, {"type": "ping"}))["type"] == "pong"  # still connected
+
+
+async def test_pushes_during_a_resume_come_after_its_answer(
+    database_url: str,
+    amqp_url: str,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A live notification and its counters that arrive while the replay reads the inbox are
+    held: the notification is sent once (here the replay already carries it), and the live
+    counters after the resume's own, which may have been read before them."""
+    _, n2 = await _notifications(sessions, "u-1", ["n1", "n2"])
+    live_counts = {"total": 7, "by_source": {"tenders": 7}}
+    async with gateway(database_url, amqp_url) as gw, gw.connect(user_token("u-1")) as conn:
+        await recv_json(conn)
+        (client,) = gw.gateway.registry.of_user("default", "u-1")
+        async with engine.connect() as blocker, blocker.begin():
+            # the replay's read waits behind this lock while the live push arrives
+            await blocker.execute(text("LOCK TABLE notifications IN ACCESS EXCLUSIVE MODE"))
+            await conn.send(json.dumps({"type": "resume", "id": "r", "last_id": 0}))
+            await eventually(lambda: _is(client.replay is not None))
+            await gw.push({**_push(n2, "u-1"), "counts": live_counts})
+            await eventually(lambda: _is(client.held_counts is not None))
+        frames = [await recv_json(conn) for _ in range(5)]
+    assert [f.get("item", {}).get("title") for f in frames[:2]] == ["n1", "n2"]
+    assert frames[2] == {"type": "resumed", "id": "r", "count": 2, "last_id": n2.id, "more": False}
+    assert frames[3] == {"type": "counts", "counts": {"total": 2, "by_source": {"tenders": 2}}}
+    assert frames[4] == {"type": "counts", "counts": live_counts}
+    assert client.replay is None and client.held_counts is None
+
+
+async def _is(value: bool) -> bool:
+    return value

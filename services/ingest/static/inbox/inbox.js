@@ -68,11 +68,6 @@
     document.title = (total ? "(" + total + ") " : "") + "Herald — inbox";
   }
 
-  function bump(by) {
-    var total = Number($("bell-count").dataset.count || "0") + by;
-    setCount({ total: Math.max(0, total) });
-  }
-
   function render(item, fresh) {
     var known = state.items.get(item.id);
     var li = known ? known.element : $("item-template").content.firstElementChild.cloneNode(true);
@@ -151,13 +146,7 @@
       socket.send(JSON.stringify({ type: "resume", last_id: state.lastId }));
       keepAlive(socket, frame.idle_timeout_s);
     } else if (frame.type === "notification") {
-      var isNew = !state.items.has(frame.item.id);
-      render(frame.item, true);
-      if (frame.counts) {
-        setCount(frame.counts);
-      } else if (isNew && !frame.item.read_at && !frame.item.archived_at) {
-        bump(1); // the next "counts" frame (or any REST answer) sets the exact figure
-      }
+      render(frame.item, true); // the gateway follows it with a "counts" frame (live and resume)
     } else if (frame.type === "counts") {
       setCount(frame.counts);
     } else if (frame.type === "error") {

@@ -82,8 +82,11 @@ async def test_reprocess_puts_a_failed_event_back_and_refuses_processed_ones(
             "/admin/event/action/reprocess?pks=e-3,e-1,nope", headers=SAME_ORIGIN
         )
         assert response.status_code == 302
+        page = await client.get(response.headers["location"])
+        assert "event e-1 is processed: already processed" in page.text  # the refusals, flashed
+        assert "no event nope" in page.text
         await eventually(lambda: _true(nudges))
-    assert nudges == [{"event_id": "e-3"}]
+    assert nudges == [{"event_ids": ["e-3"]}]  # the reprocessed ones, in one nudge
     async with sessions() as s:
         failed = await s.get(Event, "e-3")
         processed = await s.get(Event, "e-1")

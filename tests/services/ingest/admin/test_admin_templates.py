@@ -9,9 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Template
-from libs.common.schemas.envelope import validate_body
-from services.ingest.admin.preview import SAMPLE_RECIPIENT, event_context, synthetic_body
-from services.processor.render import event_context as processor_context
 from tests.services.ingest.admin.admin_support import SAME_ORIGIN, admin_client, seed_story
 
 MEMORY = "memory://admin-templates"
@@ -147,12 +144,3 @@ async def test_a_new_template_for_a_new_locale_is_created(
     async with transaction(sessions) as s:
         made = await s.scalar(select(Template).where(Template.locale == "de"))
     assert made is not None and (made.body, made.version) == ("Hallo!", 1)
-
-
-def test_preview_context_has_the_processors_shape() -> None:
-    """The admin previews with what the processor renders with; keys must not drift."""
-    env = validate_body(synthetic_body("tenders", "tender.requirement_added"))
-    ours = event_context("ev-1", env, "ru")
-    theirs = processor_context("ev-1", env)
-    assert {k: v for k, v in ours.items() if k != "recipient"} == theirs
-    assert set(ours["recipient"]) == {*SAMPLE_RECIPIENT, "locale"}

@@ -1,0 +1,152 @@
+"""The chaos scenario: load + faults + a count of what came out.
+
+    python -m tests.chaos.scenario                 # full: 10,000 events (make chaos)
+    python -m tests.chaos.scenario --reduced       # 1,000 events, a few faults (in pytest)
+    python -m tests.chaos.scenario --events 3000 --kills 8 --seed 7
+
+Exit status 0 when every promise held (the report's last line says which did not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+from tests.chaos import population
+from tests.chaos.faults import KILL, POSTGRESQL, FaultRecord, Injector, plan_faults
+from tests.chaos.load import LoadStats, Producer
+from tests.chaos.report import render
+from tests.chaos.stack import SENDER_BATCH, SENDER_LOOPS, Stack, running_stack
+from tests.chaos.verify import (
+    Findings,
+    Observed,
+    QueueState,
+    broker_problems,
+    examine,
+    observe,
+    problems,
+    wait_quiescent,
+)
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    events: int
+    rate_per_s: float  # publishing pace: the load, and so the faults, span events / rate
+    kills: int
+    seed: int = 11
+    settle_timeout_s: float = 240.0
+
+    @property
+    def load_s(self) -> float:
+        return self.events / self.rate_per_s
+
+
+FULL = ChaosConfig(events=10_000, rate_per_s=60.0, kills=15, settle_timeout_s=600.0)
+REDUCED = ChaosConfig(events=1_000, rate_per_s=25.0, kills=6, settle_timeout_s=180.0)
+
+
+@dataclass
+class ChaosResult:
+    config: ChaosConfig
+    load: LoadStats
+    faults: list[FaultRecord]
+    seen: Observed
+    findings: Findings
+    kills: dict[str, int]
+    elapsed_s: float
+    problems: list[str] = field(default_factory=list)
+    queues: QueueState = field(default_factory=dict)  # the broker's queues at the end
+
+    @property
+    def duplicate_causes(self) -> int:
+        """Faults that can strand an accepted, unrecorded e-mail: sender kills, PG restarts."""
+        return len(_dup_windows(self.faults))
+
+
+def _dup_windows(records: list[FaultRecord]) -> list[tuple[str, float, float]]:
+    """A killed sender strands mails accepted before the kill: its window is the SIGKILL,
+    from the decision until the process is reaped. A PostgreSQL restart strands those
+    accepted while outcomes cannot be committed: its window lasts until everything is back."""
+    t0 = records[0].started_at if records else 0.0
+    windows = []
+    for r in records:
+        label = f"{r.fault.kind} {r.fault.target} at +{r.started_at - t0:.1f}s"
+        if r.fault.kind == KILL and r.fault.target == "sender":
+            windows.append((label, r.started_at, r.killed_at or time.time()))
+        elif r.fault.kind == POSTGRESQL:
+            windows.append((label, r.started_at, r.ended_at or time.time()))
+    return windows
+
+
+async def _storm(stack: Stack, config: ChaosConfig) -> tuple[LoadStats, Injector]:
+    planned = population.plan_events(config.events, config.seed)
+    producer = Producer(stack.rabbit.url, config.rate_per_s)
+    injector = Injector(stack, plan_faults(config.seed, config.load_s, config.kills))
+    started = time.monotonic()
+    faults = asyncio.create_task(injector.run(started))
+    try:
+        stats = await producer.run(planned)
+        await faults  # a fault planned near the end may still be restarting something
+    finally:
+        faults.cancel()
+    return stats, injector
+
+
+async def _run(stack: Stack, config: ChaosConfig) -> ChaosResult:
+    started = time.monotonic()
+    stats, injector = await _storm(stack, config)
+    settled = await wait_quiescent(stack.db_url, config.events, config.settle_timeout_s)
+    seen = await observe(stack.db_url, stack.sink_record, settled)
+    planned = population.plan_events(config.events, config.seed)
+    expected = population.expected_deliveries(planned)
+    findings = examine([e.id for e in planned], expected, seen, _dup_windows(injector.records))
+    result = ChaosResult(
+        config, stats, injector.records, seen, findings, dict(stack.procs.kills),
+        time.monotonic() - started,
+    )  # fmt: skip
+    result.queues, broker = await asyncio.to_thread(broker_problems, stack.rabbit)
+    result.problems = problems(findings, SENDER_BATCH * SENDER_LOOPS) + broker
+    if not seen.settled:
+        result.problems.insert(0, f"not quiescent within {config.settle_timeout_s:.0f}s")
+    result.problems += [
+        f"{r.fault.kind} {r.fault.target}: {r.error}" for r in injector.records if r.error
+    ]
+    return result
+
+
+def run_chaos(config: ChaosConfig) -> ChaosResult:
+    """Set everything up, run the storm, count, tear everything down (also on failure)."""
+    for noisy in ("aio_pika", "aiormq"):  # the producer's reconnects are counted, not logged
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    with running_stack() as stack:
+        result = asyncio.run(_run(stack, config))
+        print(render(result, stack.logs), flush=True)
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reduced", action="store_true", help="1,000 events, a few faults")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--rate", type=float, help="events per second published")
+    parser.add_argument("--kills", type=int)
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    base = REDUCED if args.reduced else FULL
+    config = ChaosConfig(
+        events=args.events or base.events,
+        rate_per_s=args.rate or base.rate_per_s,
+        kills=base.kills if args.kills is None else args.kills,
+        seed=base.seed if args.seed is None else args.seed,
+        settle_timeout_s=base.settle_timeout_s,
+    )
+    return 0 if not run_chaos(config).problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
