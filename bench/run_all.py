@@ -76,14 +76,8 @@ def run_one(name: str) -> tuple[str, dict[str, object] | None, float]:
 
 
 def main() -> None:
+    # only the benchmarks themselves: bench/ also holds their server and client helpers
     names = [n for n in ORDER if (BENCH_DIR / f"{n}.py").exists()]
-    names += sorted(
-        p.stem
-        for p in BENCH_DIR.glob("*.py")
-        if p.stem not in names
-        and p.stem not in ("__init__", "run_all")
-        and not p.stem.startswith("_")
-    )
     if len(sys.argv) > 1:
         names = [n for n in names if n in sys.argv[1:]]
     sections = [
