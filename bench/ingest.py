@@ -17,26 +17,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 
+from bench._throwaway import raw_dsn, throwaway
 from herald.emit import sample_event
 from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE, PROCESS_KEY, PROCESS_QUEUE
 from libs.common.db.migrate import upgrade_async
 
-SERVER_URL = os.environ.get(
-    "HERALD_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-AMQP_URL = os.environ.get("HERALD_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 EVENTS = 20_000
 PREFETCH = 200  # HERALD_AMQP_PREFETCH's default, for both consumers
 PUBLISH_WINDOW = 1_000  # publishes awaiting their confirm at once
@@ -151,7 +145,7 @@ async def _ingest_rate(db_url: str, amqp_url: str, bodies: list[tuple[str, bytes
         try:
             await _wait_for_queue(amqp_url, INGEST_QUEUE)
             await _declare_process_queue(amqp_url)
-            conn = await asyncpg.connect(_raw_dsn(db_url))
+            conn = await asyncpg.connect(raw_dsn(db_url))
             try:
                 started = await _publish(amqp_url, EVENTS_EXCHANGE, bodies)
                 finished = await _wait_rows(conn, len(bodies))
@@ -207,44 +201,12 @@ def _repo() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _raw_dsn(url: str, database: str | None = None) -> str:
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    return urlunsplit(
-        (parts.scheme, parts.netloc, f"/{database}" if database else parts.path, "", "")
-    )
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
-
-
-def _rabbitmqctl(*args: str) -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        raise RuntimeError("rabbitmqctl is needed to create a throwaway vhost")
-    subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 async def run() -> dict[str, Any]:
-    name = f"herald_bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_raw_dsn(SERVER_URL))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await asyncio.to_thread(_rabbitmqctl, "add_vhost", name)
-    user = urlsplit(AMQP_URL).username or "guest"
-    await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", name, user, ".*", ".*", ".*")
-    parts = urlsplit(AMQP_URL)
-    amqp_url = urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), "", ""))
-    db_url = _with_database(SERVER_URL, name)
-    try:
+    async with throwaway("ingest") as (db_url, amqp_url):
         await upgrade_async(db_url)
         bodies = _bodies(EVENTS)
         raw = await _raw_rate(amqp_url, bodies)
         ingest = await _ingest_rate(db_url, amqp_url, bodies)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", name)
     return {"events": EVENTS, "ingest_per_s": round(ingest), "raw_consume_ack_per_s": round(raw)}
 
 

@@ -19,14 +19,13 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 
-from bench.pipeline import SERVER_URL, _raw_dsn, _with_database
+from bench._throwaway import raw_dsn, throwaway
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.seed import seed_defaults
@@ -214,18 +213,11 @@ async def _seed(db_url: str) -> None:
 
 
 async def run() -> dict[str, Any]:
-    name = f"herald_bench_matching_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_raw_dsn(SERVER_URL))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    db_url = _with_database(SERVER_URL, name)
-    try:
+    async with throwaway("matching") as (db_url, _amqp_url):
         await _seed(db_url)
-        events = await _load(_raw_dsn(db_url), random.Random(42))
-        raw, candidates = await _raw_rate(_raw_dsn(db_url), events[WARMUP:])
+        events = await _load(raw_dsn(db_url), random.Random(42))
+        raw, candidates = await _raw_rate(raw_dsn(db_url), events[WARMUP:])
         herald, notified = await _herald_rate(db_url, events[:WARMUP], events[WARMUP:])
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     return {
         "subscriptions": SUBSCRIPTIONS,
         "events": EVENTS,

@@ -16,26 +16,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
+from bench._throwaway import throwaway
 from libs.common.db.migrate import upgrade_async
 
-SERVER_URL = os.environ.get(
-    "HERALD_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-AMQP_URL = os.environ.get("HERALD_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SERVICES = ("acl_mediator", "ingest", "processor", "sender", "websocket")
 BUDGET_MIB = 400.0
 START_TIMEOUT_S = 90.0
@@ -171,18 +164,6 @@ def bare_interpreter_rss() -> int:
         proc.wait(5)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        raise RuntimeError("rabbitmqctl is needed to create a throwaway vhost")
-    subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-def _raw_dsn(url: str) -> str:
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
 async def _seed(db_url: str) -> None:
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
     from libs.common.seed import seed_defaults
@@ -195,23 +176,9 @@ async def _seed(db_url: str) -> None:
 
 
 async def run() -> dict[str, int]:
-    name = f"herald_bench_memory_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_raw_dsn(SERVER_URL))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await asyncio.to_thread(_rabbitmqctl, "add_vhost", name)
-    parts = urlsplit(AMQP_URL)
-    user = parts.username or "guest"
-    await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", name, user, ".*", ".*", ".*")
-    amqp_url = urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), "", ""))
-    db_parts = urlsplit(SERVER_URL)
-    db_url = urlunsplit((db_parts.scheme, db_parts.netloc, f"/{name}", db_parts.query, ""))
-    try:
+    async with throwaway("memory") as (db_url, amqp_url):
         await _seed(db_url)
         return await asyncio.to_thread(measure_services, db_url, amqp_url)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", name)
 
 
 def _report(per_service: dict[str, int], bare: int) -> dict[str, Any]:

@@ -19,19 +19,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 
+from bench._throwaway import raw_dsn, throwaway
 from libs.common.bus.topology import (
     EVENTS_EXCHANGE,
     INGEST_QUEUE,
@@ -42,10 +40,6 @@ from libs.common.bus.topology import (
 )
 from libs.common.db.migrate import upgrade_async
 
-SERVER_URL = os.environ.get(
-    "HERALD_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-AMQP_URL = os.environ.get("HERALD_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 EVENTS = 15_000
 WARMUP = 1_000
 RAW_EVENTS = 5_000
@@ -172,7 +166,7 @@ async def _herald_rate(db_url: str, amqp_url: str) -> tuple[float, dict[str, flo
             procs.append(await _start("processor", env, workdir))
             await _wait_ready(amqp_url)
             await _declare_send_queue(amqp_url)
-            conn = await asyncpg.connect(_raw_dsn(db_url))
+            conn = await asyncpg.connect(raw_dsn(db_url))
             try:
                 await _publish(amqp_url, _bodies(0, WARMUP))
                 await _wait_deliveries(conn, WARMUP * 6)
@@ -247,23 +241,6 @@ async def _raw_rate(dsn: str, connections: int, start: int) -> float:
 # ---------------------------------------------------------------- plumbing
 
 
-def _raw_dsn(url: str) -> str:
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
-
-
-def _rabbitmqctl(*args: str) -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        raise RuntimeError("rabbitmqctl is needed to create a throwaway vhost")
-    subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 async def _seed(db_url: str) -> None:
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
     from libs.common.db.models import Recipient
@@ -282,28 +259,15 @@ async def _seed(db_url: str) -> None:
 
 
 async def run() -> dict[str, Any]:
-    name = f"herald_bench_pipeline_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(_raw_dsn(SERVER_URL))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await asyncio.to_thread(_rabbitmqctl, "add_vhost", name)
-    user = urlsplit(AMQP_URL).username or "guest"
-    await asyncio.to_thread(_rabbitmqctl, "set_permissions", "-p", name, user, ".*", ".*", ".*")
-    parts = urlsplit(AMQP_URL)
-    amqp_url = urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), "", ""))
-    db_url = _with_database(SERVER_URL, name)
-    try:
+    async with throwaway("pipeline") as (db_url, amqp_url):
         await _seed(db_url)
-        dsn = _raw_dsn(db_url)
+        dsn = raw_dsn(db_url)
         raw_1 = await _raw_rate(dsn, 1, 10_000_000)
         raw_n = await _raw_rate(dsn, RAW_CONNECTIONS, 20_000_000)
         conn = await asyncpg.connect(dsn)
         await conn.execute("TRUNCATE events CASCADE")
         await conn.close()
         herald, cpu = await _herald_rate(db_url, amqp_url)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-        await asyncio.to_thread(_rabbitmqctl, "delete_vhost", name)
     return {
         "events": EVENTS,
         "pipeline_per_s": round(herald),
