@@ -28,18 +28,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiosmtplib
 import asyncpg
-from aiohttp import web
 
 from libs.common.bus import Message
 from libs.common.db.engine import make_engine, make_sessionmaker
 from libs.common.db.migrate import upgrade_async
 from libs.common.mediator_client import MediatorClient
-from libs.common.schemas.permissions import CheckRequest, CheckResponse, PermissionAnswer
 from services.sender.providers.base import OutgoingMessage
 from services.sender.providers.email_message import build_email
 from services.sender.providers.email_smtp import SmtpProvider
 from services.sender.settings import SenderSettings
 from services.sender.worker import Sender
+from tests.services.sender.support import MEDIATOR_KEY, mediator_server
 
 SERVER_URL = os.environ.get(
     "HERALD_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -47,7 +46,6 @@ SERVER_URL = os.environ.get(
 MAILS = 4_000
 POOL = 4  # SMTP connections, for both measurements
 TARGET_PER_S = 500.0
-API_KEY = "bench-mediator-key-0123456789"
 ROUNDS = 4
 BODY = "The deadline is now 5 December."
 HTML = "<p>The deadline is now <b>5 December</b>.</p>"
@@ -134,25 +132,6 @@ class RawLanes:
             await client.sendmail("n@b.test", ["a@b.test"], mail)
 
 
-async def allow_all(request: web.Request) -> web.Response:
-    body = CheckRequest.model_validate_json(await request.read())
-    answer = CheckResponse(results=[PermissionAnswer(read=True) for _ in body.items])
-    return web.json_response(answer.model_dump(mode="json"))
-
-
-@asynccontextmanager
-async def mediator_server() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/v1/permissions/check", allow_all)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
 @asynccontextmanager
 async def running_sender(database_url: str, smtp_port: int) -> AsyncIterator[Sender]:
     """The sender's real loop, as `herald run sender` runs it (minus HTTP and the bus)."""
@@ -161,7 +140,7 @@ async def running_sender(database_url: str, smtp_port: int) -> AsyncIterator[Sen
             database_url=database_url,
             amqp_url="memory://bench",
             mediator_url=mediator_url,
-            mediator_api_key=API_KEY,
+            mediator_api_key=MEDIATOR_KEY,
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
             smtp_pool_size=POOL,
@@ -169,7 +148,7 @@ async def running_sender(database_url: str, smtp_port: int) -> AsyncIterator[Sen
         )
         engine = make_engine(database_url)
         provider = SmtpProvider(settings)
-        mediator = MediatorClient(mediator_url, API_KEY)
+        mediator = MediatorClient(mediator_url, MEDIATOR_KEY)
         sender = Sender(make_sessionmaker(engine), {"email": provider}, mediator, settings)
         loop = asyncio.create_task(sender.run_forever())
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiohttp import web
 from aiosmtpd.smtp import SMTP as SmtpServerProtocol
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -120,6 +122,29 @@ def mediator(
 
     transport = httpx.MockTransport(handle)
     return MediatorClient("http://mediator.test", MEDIATOR_KEY, transport=transport)
+
+
+async def _allow_all_http(request: web.Request) -> web.Response:
+    """The mediator's contract (libs/common/schemas/permissions.py), answering yes."""
+    if request.headers.get("X-API-Key") != MEDIATOR_KEY:
+        return web.json_response({"detail": "bad key"}, status=401)
+    body = CheckRequest.model_validate_json(await request.read())
+    answer = CheckResponse(results=[PermissionAnswer(read=True) for _ in body.items])
+    return web.json_response(answer.model_dump(mode="json"))
+
+
+@asynccontextmanager
+async def mediator_server() -> AsyncIterator[str]:
+    """A real HTTP server on 127.0.0.1:<ephemeral> answering "may read" (for subprocesses)."""
+    app = web.Application()
+    app.router.add_post("/v1/permissions/check", _allow_all_http)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 def sender_settings(database_url: str, **overrides: Any) -> SenderSettings:

@@ -15,42 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import Delivery
-from libs.common.schemas.permissions import CheckRequest, CheckResponse, PermissionAnswer
 from services.sender.app import create_app
 from services.sender.settings import SenderSettings
 from tests.apps import eventually, running
-from tests.services.sender.support import MEDIATOR_KEY, SmtpSink, seed
+from tests.services.sender.support import MEDIATOR_KEY, SmtpSink, mediator_server, seed
 
 LEASE_S = 2
 BATCH = 20
 DELIVERIES = 120
-
-
-async def allow_all(request: web.Request) -> web.Response:
-    """The mediator's contract (libs/common/schemas/permissions.py), answering yes."""
-    if request.headers.get("X-API-Key") != MEDIATOR_KEY:
-        return web.json_response({"detail": "bad key"}, status=401)
-    body = CheckRequest.model_validate_json(await request.read())
-    answer = CheckResponse(results=[PermissionAnswer(read=True) for _ in body.items])
-    return web.json_response(answer.model_dump(mode="json"))
-
-
-@asynccontextmanager
-async def mediator_server() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/v1/permissions/check", allow_all)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def free_port() -> int:
