@@ -163,6 +163,8 @@ class Notification(Base):
             sqlite_where=text("read_at IS NULL AND archived_at IS NULL"),
         ),
         Index("ix_notifications_source", "tenant", "user_id", "source", "id"),  # ?source=
+        # the websocket resume cursor: per user, committed in order (DESIGN §8)
+        Index("ix_notifications_user_seq", "tenant", "user_id", "user_seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -181,6 +183,20 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(TZ)
     archived_at: Mapped[datetime | None] = mapped_column(TZ)
+    # first permission check: None = not checked yet (hidden), "allowed", "denied"
+    access: Mapped[str | None] = mapped_column(String(16))
+    # per-user sequence, assigned under the user's user_sequences row lock (DESIGN §8)
+    user_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UserSequence(Base):
+    """The last per-user notification sequence value handed out (locked while assigning)."""
+
+    __tablename__ = "user_sequences"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class Delivery(Base):
