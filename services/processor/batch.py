@@ -29,15 +29,18 @@ from services.processor.claim import claim_events, mark_processed
 from services.processor.directory import Directory, Key
 from services.processor.matching import Candidate, MatchKey, candidates, people_needed
 from services.processor.pipeline import (
-    EventPlan,
+    EventPlanner,
     Loaded,
+    PersonPlan,
+    by_person,
     delivery_rows,
     direct_claims,
     notification_row,
-    plan_event,
     subscription_claims,
 )
 from services.processor.writer import insert_deliveries, insert_notifications
+
+WRITE_CHUNK = 500  # people rendered and written per INSERT pair (~1 MiB of rendered rows)
 
 
 @dataclass
@@ -47,6 +50,14 @@ class Outcome:
     deliveries: Counter[str] = field(default_factory=Counter)
     pending: list[int] = field(default_factory=list)  # delivery ids for the sender's nudge
     seconds: float = 0.0  # claim to commit
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An event's recipients, grouped by person, waiting to be rendered and written."""
+
+    planner: EventPlanner
+    claims: dict[str, list[Claim]]
 
 
 @dataclass
@@ -67,8 +78,8 @@ async def process_batch(session: AsyncSession, event_ids: Sequence[str], deps: D
             await _apply_directory_update(session, event.env)
     snapshot = await deps.catalog.snapshot(session)
     live = [e for e in regular if _etype(snapshot, e).enabled]
-    plans = await _plan(session, live, snapshot, deps.directory)
-    await _write(session, plans, outcome)
+    staged = await _plan(session, live, snapshot, deps.directory)
+    await _write_in_chunks(session, staged, outcome)
     await mark_processed(session, [e.id for e in events])
     return outcome
 
@@ -87,7 +98,7 @@ def _match_key(env: EventEnvelope) -> MatchKey:
 
 async def _plan(
     session: AsyncSession, events: list[Loaded], snapshot: Snapshot, directory: Directory
-) -> list[EventPlan]:
+) -> list[Staged]:
     cands = await candidates(session, (_match_key(e.env) for e in events))
     direct = {e.id: direct_claims(e.env, _etype(snapshot, e)) for e in events}
     wanted: set[Key] = set()
@@ -107,8 +118,9 @@ async def _plan(
             people.setdefault(t, {})[u] = entry
     prefs = _by_tenant(await _preferences(session, keys))
     return [
-        plan_event(
-            e, snapshot, claims[e.id], people.get(e.env.tenant, {}), prefs.get(e.env.tenant, {})
+        Staged(
+            EventPlanner(e, snapshot, people.get(e.env.tenant, {}), prefs.get(e.env.tenant, {})),
+            by_person(claims[e.id]),
         )
         for e in events
     ]
@@ -157,17 +169,35 @@ async def _preferences(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, 
     return dict(prefs)
 
 
-async def _write(session: AsyncSession, plans: list[EventPlan], outcome: Outcome) -> None:
-    """Notifications in one INSERT … RETURNING, then all their deliveries in one INSERT."""
+async def _write_in_chunks(session: AsyncSession, staged: list[Staged], outcome: Outcome) -> None:
+    """Render and write ``WRITE_CHUNK`` people at a time, in (tenant, user) order.
+
+    Rendered texts are the bulk of a fan-out's memory (~7.6 MiB per thousand recipients when
+    a 5,000-recipient event was rendered whole): chunks keep the peak flat. The order is the
+    same in every transaction, so rows locked per user (cursor sequences) never deadlock."""
+    work = sorted(
+        ((s.planner.event.env.tenant, user, s.planner.event.id), s, claims)
+        for s in staged
+        for user, claims in s.claims.items()
+    )
     now: datetime = utcnow()
-    rows = [notification_row(p.event, pp, now) for p in plans for pp in p.people]
+    for start in range(0, len(work), WRITE_CHUNK):
+        chunk = [(s.planner.event, s.planner.person(user, c)) for (_, user, _), s, c in
+                 work[start : start + WRITE_CHUNK]]  # fmt: skip
+        await _write(session, chunk, outcome, now)
+
+
+async def _write(
+    session: AsyncSession, chunk: list[tuple[Loaded, PersonPlan]], outcome: Outcome, now: datetime
+) -> None:
+    """Notifications in one INSERT … RETURNING, then all their deliveries in one INSERT."""
+    rows = [notification_row(event, pp, now) for event, pp in chunk]
     ids = {(e, u): i for i, e, u in await insert_notifications(session, rows)}
     outcome.notifications += len(ids)
     deliveries = [
         row
-        for p in plans
-        for pp in p.people
-        for row in delivery_rows(p.event, pp, ids[(p.event.id, pp.user_id)], now)
+        for event, pp in chunk
+        for row in delivery_rows(event, pp, ids[(event.id, pp.user_id)], now)
     ]
     for delivery_id, status in await insert_deliveries(session, deliveries):
         outcome.deliveries[status] += 1

@@ -44,12 +44,6 @@ class PersonPlan:
     deliveries: list[tuple[Planned, Rendered]] = field(default_factory=list)
 
 
-@dataclass
-class EventPlan:
-    event: Loaded
-    people: list[PersonPlan] = field(default_factory=list)
-
-
 def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
     actor = env.actor.id if env.actor else None
     return [
@@ -75,32 +69,40 @@ def subscription_claims(
     ]
 
 
-def plan_event(
-    event: Loaded,
-    snapshot: Snapshot,
-    claims: list[Claim],
-    people: Mapping[str, Entry],
-    prefs: Mapping[str, Prefs],
-) -> EventPlan:
-    """Group the claims by person (direct first, then subscriptions by id) and render."""
-    env = event.env
-    etype = snapshot.event_type(env.source, env.type)
-    renderer = EventRenderer(snapshot, etype, event.id, env)
-    by_person: dict[str, list[Claim]] = {}
+def by_person(claims: list[Claim]) -> dict[str, list[Claim]]:
+    """Claims grouped by person, in claim order (direct first, then subscriptions by id)."""
+    grouped: dict[str, list[Claim]] = {}
     for claim in claims:
-        by_person.setdefault(claim.user_id, []).append(claim)
-    plan = EventPlan(event)
-    for user_id, person_claims in by_person.items():
-        person = people.get(user_id)
-        inbox = renderer.render(INBOX, user_id, person)
-        pp = PersonPlan(user_id, person_claims[0].reason, inbox)
-        planned = plan_person(person_claims, env.source, etype, prefs.get(user_id, {}), person)
+        grouped.setdefault(claim.user_id, []).append(claim)
+    return grouped
+
+
+class EventPlanner:
+    """Renders one event for one person at a time, so a caller can write a large fan-out in
+    chunks instead of holding every rendered text of the event at once."""
+
+    def __init__(
+        self,
+        event: Loaded,
+        snapshot: Snapshot,
+        people: Mapping[str, Entry],
+        prefs: Mapping[str, Prefs],
+    ) -> None:
+        self.event = event
+        self._etype = snapshot.event_type(event.env.source, event.env.type)
+        self._renderer = EventRenderer(snapshot, self._etype, event.id, event.env)
+        self._people, self._prefs = people, prefs
+
+    def person(self, user_id: str, claims: list[Claim]) -> PersonPlan:
+        env, person = self.event.env, self._people.get(user_id)
+        inbox = self._renderer.render(INBOX, user_id, person)
+        pp = PersonPlan(user_id, claims[0].reason, inbox)
+        planned = plan_person(claims, env.source, self._etype, self._prefs.get(user_id, {}), person)
         for item in planned:
             skipped = item.status is DeliveryStatus.SKIPPED  # not sent: the inbox text will do
-            text = inbox if skipped else renderer.render(item.channel, user_id, person)
+            text = inbox if skipped else self._renderer.render(item.channel, user_id, person)
             pp.deliveries.append((item, text))
-        plan.people.append(pp)
-    return plan
+        return pp
 
 
 def notification_row(event: Loaded, pp: PersonPlan, now: datetime) -> dict[str, Any]:
