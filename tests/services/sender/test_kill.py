@@ -3,18 +3,11 @@ expires a restarted sender sends every delivery the first one did not finish."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import socket
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,56 +15,12 @@ from libs.common.db.models import Delivery
 from services.sender.app import create_app
 from services.sender.settings import SenderSettings
 from tests.apps import eventually, running
+from tests.processes import herald_process
 from tests.services.sender.support import MEDIATOR_KEY, SmtpSink, mediator_server, seed
 
 LEASE_S = 2
 BATCH = 20
 DELIVERIES = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def sender_process(
-    env: dict[str, str], log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "herald",
-        "run",
-        "sender",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, env={**os.environ, **env}, stdout=out, stderr=out
-        )
-    try:
-
-        async def healthy() -> bool:
-            assert proc.returncode is None, log.read_text()[-2000:]
-            try:
-                async with httpx.AsyncClient() as client:
-                    resp = await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                return resp.status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await eventually(healthy, timeout_s=30, interval_s=0.2)
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
 
 
 async def statuses(sessions: async_sessionmaker[AsyncSession]) -> Counter[str]:
@@ -97,7 +46,7 @@ async def test_sigkill_mid_batch_loses_nothing(
             "HERALD_SENDER_SWEEP_INTERVAL_S": "0.2",
             "HERALD_SMTP_POOL_SIZE": "2",
         }
-        async with sender_process(env, tmp_path / "first.log") as first:
+        async with herald_process("sender", env, tmp_path / "first.log") as first:
 
             async def mid_way() -> bool:
                 return len(sink.mails) >= DELIVERIES // 3
