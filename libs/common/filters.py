@@ -6,6 +6,7 @@ A filter is a list of conditions on the event entity's attributes, all of which 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,6 +57,23 @@ def _orderable(value: Any) -> bool:
     return _is_number(value) or _as_date(value) is not None
 
 
+def _not_finite(value: Any) -> bool:
+    """NaN or ±Infinity (JSON ``NaN``, ``Infinity``, ``1e400``): stored JSON has no such
+    number (it would become null), and NaN compares false with everything."""
+    if isinstance(value, list):
+        return any(_not_finite(x) for x in value)
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality as JSON means it: ``true`` is not ``1`` (Python's ``True == 1`` is)."""
+    return isinstance(a, bool) is isinstance(b, bool) and bool(a == b)
+
+
+def _among(value: Any, options: Sequence[Any]) -> bool:
+    return any(_same(value, x) for x in options)
+
+
 class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +84,8 @@ class Condition(BaseModel):
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:
         v, op = self.value, self.op
+        if _not_finite(v):
+            raise ValueError(f"{op} needs finite numbers (no NaN or Infinity)")
         if op in ("eq", "ne") and not isinstance(v, Scalar):
             raise ValueError(f"{op} needs a single value (string, number or boolean)")
         if op in ("in", "not_in") and not (
@@ -161,13 +181,13 @@ def holds(cond: Condition, attributes: Mapping[str, Any], ctx: MatchContext) -> 
     attr = attributes.get(cond.field)
     op, v = cond.op, cond.value
     if op == "eq":
-        return present and bool(attr == v)
+        return present and _same(attr, v)
     if op == "ne":
-        return bool(attr != v)
+        return not _same(attr, v)
     if op == "in":
-        return present and attr in v
+        return present and _among(attr, v)
     if op == "not_in":
-        return attr not in v
+        return not _among(attr, v)
     if op == "gte":
         c = _compare(attr, v)
         return c is not None and c >= 0

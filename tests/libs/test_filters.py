@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,59 @@ def test_invalid_filters_name_the_condition(raw: object, index: int, fragment: s
 def test_not_a_list() -> None:
     with pytest.raises(FilterError, match="list of conditions"):
         parse_filter({"field": "a"})
+
+
+NOT_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("bad", NOT_FINITE)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: {"field": "a", "op": "eq", "value": x},
+        lambda x: {"field": "a", "op": "ne", "value": x},
+        lambda x: {"field": "a", "op": "in", "value": [1, x]},
+        lambda x: {"field": "a", "op": "not_in", "value": [x]},
+        lambda x: {"field": "a", "op": "gte", "value": x},
+        lambda x: {"field": "a", "op": "lte", "value": x},
+        lambda x: {"field": "a", "op": "between", "value": [x, 5]},
+        lambda x: {"field": "a", "op": "between", "value": [1, x]},
+    ],
+)
+def test_nan_and_infinity_are_refused(make: Any, bad: float) -> None:
+    """JSON's NaN/Infinity (and 1e400) would be stored as null and match nothing, silently."""
+    with pytest.raises(FilterError) as err:
+        parse_filter([{"field": "b", "op": "eq", "value": 1}, make(bad)])
+    assert err.value.index == 1
+    assert "finite" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "attr", "expected"),
+    [
+        ("eq", 1, True, False),
+        ("eq", True, 1, False),
+        ("eq", 0, False, False),
+        ("eq", False, 0, False),
+        ("eq", 1, 1.0, True),  # numbers stay numbers
+        ("eq", True, True, True),
+        ("ne", 1, True, True),
+        ("ne", True, 1, True),
+        ("ne", False, False, False),
+        ("in", [1, 2], True, False),
+        ("in", [True], 1, False),
+        ("in", [0, "x"], False, False),
+        ("in", [True, 2], True, True),
+        ("in", [2, 1], 1.0, True),
+        ("not_in", [1], True, True),
+        ("not_in", [True], 1, True),
+        ("not_in", [False], False, False),
+        ("gte", 1, True, False),
+        ("lte", 1, False, False),
+        ("between", [0, 1], True, False),
+    ],
+)
+def test_booleans_are_not_numbers(op: str, value: Any, attr: Any, expected: bool) -> None:
+    """In Python ``1 == True``; in a filter ``done eq 1`` must not match ``done: true``."""
+    conditions = parse_filter([{"field": "f", "op": op, "value": value}])
+    assert matches(conditions, {"f": attr}, MatchContext(NOW)) is expected

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.db.engine import dialect_name
 from libs.common.db.models import Subscription, utcnow
 from libs.common.filters import Condition, FilterError, parse_filter
 from services.ingest.errors import ApiError
@@ -16,6 +17,7 @@ from services.ingest.user_api.schemas import CHANNELS, SubscriptionIn
 # Each subscription is evaluated for every matching event (DESIGN §5.2); a cap keeps one user
 # from turning the processor's candidate set into thousands of filters.
 MAX_SUBSCRIPTIONS_PER_USER = 100
+_LOCK_SPACE = 0x53554253  # "SUBS": the advisory-lock namespace of the per-user cap
 
 
 def checked_filter(raw: list[dict[str, Any]]) -> list[Condition]:
@@ -78,8 +80,28 @@ async def get_mine(session: AsyncSession, user: Principal, sub_id: int) -> Subsc
     return found
 
 
+async def _lock_user(session: AsyncSession, user: Principal) -> None:
+    """Serialise one user's creates until commit, so count-then-insert cannot overshoot the
+    cap (160 parallel creates stored 103 without it). Other users are not held up."""
+    if dialect_name(session) == "postgresql":
+        key = f"{user.tenant}\x1f{user.user_id}"
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+            {"space": _LOCK_SPACE, "key": key},
+        )
+        return
+    # SQLite has no row or advisory locks: a no-op write takes the database's write lock
+    # before the count (as the processor's claim does).
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.tenant == user.tenant, Subscription.user_id == user.user_id)
+        .values(id=Subscription.id)
+    )
+
+
 async def create(session: AsyncSession, user: Principal, body: SubscriptionIn) -> Subscription:
     values = _values(body)
+    await _lock_user(session, user)
     count = await session.scalar(
         select(func.count())
         .select_from(Subscription)
