@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class InboxItem(BaseModel):
@@ -27,6 +27,14 @@ class InboxItem(BaseModel):
     read_at: datetime | None = None
     archived_at: datetime | None = None
 
+    @field_validator("created_at", "read_at", "archived_at")
+    @classmethod
+    def _with_zone(cls, value: datetime | None) -> datetime | None:
+        """Times are stored in UTC; SQLite hands them back naive: say so on the wire."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 class UnreadCounts(BaseModel):
     total: int = Field(ge=0)
@@ -34,10 +42,18 @@ class UnreadCounts(BaseModel):
 
 
 class BrowserPush(BaseModel):
-    """What the sender publishes to ``herald.browser`` for one user (fanout to gateways)."""
+    """What is published to ``herald.browser`` for one user (fanout to every gateway).
+
+    * ``notification``: an item that became visible, with its cursor value ``seq``
+      (libs/common/inbox_cursor.py; published after the commit that numbered it), and the
+      user's counters read in the same transaction.
+    * ``counts``: the user's unread state changed (created, read, unread, archived): publish
+      after the commit, with :func:`libs.common.unread.unread_counts` read after the change.
+    """
 
     kind: Literal["notification", "counts"]
     tenant: str
     user_id: str
     notification: InboxItem | None = None
+    seq: int | None = Field(default=None, ge=1, description="the item's per-user cursor value")
     counts: UnreadCounts | None = None

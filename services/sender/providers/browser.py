@@ -7,8 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
 from libs.common.bus.topology import BROWSER_EXCHANGE
+from libs.common.db.engine import transaction
 from libs.common.db.models import Notification
 from libs.common.db.outage import is_transient
+from libs.common.inbox_cursor import reveal
 from libs.common.schemas.inbox import BrowserPush, InboxItem
 from libs.common.unread import unread_counts
 from services.sender.providers.base import (
@@ -31,7 +33,8 @@ class BrowserProvider(Provider):
         if message.notification_id is None:
             raise ProviderPermanentError("the browser channel shows the inbox; it has no digests")
         try:
-            async with self._sessions() as session:
+            # the permission check passed: the item becomes visible and gets its cursor value
+            async with transaction(self._sessions) as session:
                 push = await build_push(session, to, message.notification_id)
         except Exception as exc:
             if is_transient(exc):  # the database is restarting: not this delivery's fault
@@ -45,13 +48,17 @@ class BrowserProvider(Provider):
 
 
 async def build_push(session: AsyncSession, to: Address, notification_id: int) -> BrowserPush:
+    revealed = await reveal(session, [notification_id])
     note = await session.get(Notification, notification_id)
     if note is None:
         raise ProviderPermanentError(f"notification {notification_id} is gone")
+    if not revealed:
+        raise ProviderPermanentError(f"notification {notification_id} is hidden (access denied)")
     return BrowserPush(
         kind="notification",
         tenant=to.tenant,
         user_id=to.user_id,
         notification=InboxItem.model_validate(note),
+        seq=revealed[0].seq,
         counts=await unread_counts(session, to.tenant, to.user_id),
     )
