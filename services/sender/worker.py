@@ -102,8 +102,12 @@ class Sender:
             return 0
         screened = await screen(self._mediator, batch, self._s.sender_max_attempts)
         self.recorder.add(screened.outcomes)
-        await asyncio.gather(*(self._deliver(c) for c in screened.allowed))
+        await asyncio.gather(*(self._deliver_in_order(c) for c in _per_user(screened.allowed)))
         return len(batch)
+
+    async def _deliver_in_order(self, chain: list[Claimed]) -> None:
+        for c in chain:
+            await self._deliver(c)
 
     async def _deliver(self, c: Claimed) -> None:
         provider = self._providers.get(c.channel)
@@ -142,3 +146,13 @@ class Sender:
         self._depth_at = now
         async with self._sessions() as session:
             m.DUE.set(await due_depth(session))
+
+
+def _per_user(allowed: list[Claimed]) -> list[list[Claimed]]:
+    """Browser pushes of one user one after the other, in claim (notification) order, so they
+    leave this sender in cursor order; everything else concurrently, one chain each."""
+    chains: dict[object, list[Claimed]] = {}
+    for c in sorted(allowed, key=lambda c: (c.notification_id or 0, c.id)):
+        key = (c.tenant, c.user_id) if c.channel == "browser" else c.id
+        chains.setdefault(key, []).append(c)
+    return list(chains.values())

@@ -32,6 +32,7 @@ from services.websocket.fanout import Fanout
 from services.websocket.feeds import load_feeds
 from services.websocket.push import Pusher
 from services.websocket.registry import Registry
+from services.websocket.replay import Replayer
 from services.websocket.session import Sessions
 from services.websocket.settings import WebsocketSettings
 
@@ -63,10 +64,19 @@ class Gateway:
         s = self.settings
         self.resources = await Resources.open(s, s)
         self.mediator = MediatorClient(s.mediator_url, s.mediator_api_key, s.mediator_timeout_s)
-        self._sessions = Sessions(
-            s, TokenVerifier(s), self.registry, self.feeds, self.pusher, self.resources.sessions
+        replayer = Replayer(
+            self.resources.sessions, self.pusher, s.ws_resume_limit, s.ws_resume_max_items
         )
-        fanout = Fanout(self.registry, self.feeds, self.pusher, self.mediator)
+        self._sessions = Sessions(
+            s,
+            TokenVerifier(s),
+            self.registry,
+            self.feeds,
+            self.pusher,
+            self.resources.sessions,
+            replayer,
+        )
+        fanout = Fanout(self.registry, self.feeds, self.pusher, self.mediator, replayer)
         self.consumer = await self.resources.bus.consume_raw(
             self._queue_spec(), fanout.on_message, s.amqp_prefetch
         )

@@ -23,6 +23,7 @@ from services.websocket import metrics, protocol
 from services.websocket.feeds import AuthorizeObject, Feed, FeedSet, project
 from services.websocket.push import Pusher
 from services.websocket.registry import Client, Registry
+from services.websocket.replay import Replayer
 
 log = logging.getLogger("herald.websocket.fanout")
 
@@ -36,8 +37,10 @@ class Fanout:
         feeds: FeedSet,
         pusher: Pusher,
         mediator: MediatorClient | None,
+        replayer: Replayer,
     ) -> None:
         self.registry, self.feeds, self.pusher, self.mediator = registry, feeds, pusher, mediator
+        self.replayer = replayer
         self._tail: asyncio.Future[None] | None = None  # the previous event's send
 
     async def on_message(self, message: Message) -> None:
@@ -64,25 +67,24 @@ class Fanout:
         if not clients:
             return
         if push.kind == "notification" and push.notification is not None:
-            self._push_notification(
-                clients, push.notification.id, protocol.notification(push.notification)
-            )
-        if push.counts is not None:  # the sender sends the new counters with a notification
-            self._push_counts(clients, protocol.counts(push.counts))
-
-    def _push_notification(self, clients: set[Client], item_id: int, data: bytes) -> None:
-        live = []
-        for client in clients:
-            if client.replay is not None:  # a resume is replaying: keep the order exact
-                client.replay.append((item_id, data))
+            data = protocol.notification(push.notification, push.seq)
+            if push.seq is None:  # from a sender that predates cursors: as it comes
+                self.pusher.push(clients, data, "notification")
             else:
-                live.append(client)
-        self.pusher.push(live, data, "notification")
+                self.pusher.push(
+                    self.replayer.on_live(clients, push.seq, data), data, "notification"
+                )
+        if push.counts is None:
+            return
+        if push.kind == "counts":  # maybe an item revealed without a push: read up to now
+            self.replayer.catch_up_then(clients, protocol.counts(push.counts))
+        else:  # the sender sends the new counters with a notification
+            self._push_counts(clients, protocol.counts(push.counts))
 
     def _push_counts(self, clients: set[Client], data: bytes) -> None:
         live = []
         for client in clients:
-            if client.replay is not None:  # else the resume's older counters would follow it
+            if client.held is not None:  # else the replay's older counters would follow it
                 client.held_counts = data
             else:
                 live.append(client)

@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from libs.common.inbox_cursor import encode
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 
 # Close codes a client can act on (4000-4999 are ours, RFC 6455 §7.4.2).
 CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect elsewhere, then resume
 CLOSE_POLICY = 1008  # token expired mid-connection: get a new token, reconnect
-CLOSE_TRY_LATER = 1013
+CLOSE_TRY_LATER = 1013  # signing keys unavailable (our outage): reconnect after a backoff
 CLOSE_UNAUTHORIZED = 4401  # bad token: do not retry with the same token
 CLOSE_AUTH_TIMEOUT = 4408  # no auth message in time
 CLOSE_IDLE = 4409  # nothing received within the idle timeout: send pings
@@ -21,6 +22,7 @@ CLOSE_TOO_SLOW = 4429  # fell too far behind: reconnect and resume
 
 MAX_ID_CHARS = 64
 MAX_NOTIFICATION_ID = 2**63 - 1  # BIGINT; a larger last_id made resume answer 'unavailable'
+MAX_CURSOR_CHARS = 64
 
 
 class _Cmd(BaseModel):
@@ -31,6 +33,7 @@ class _Cmd(BaseModel):
 class Auth(_Cmd):
     type: Literal["auth"]
     token: str = Field(min_length=1, max_length=4_096)
+    resume: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)  # first auth only
 
 
 class Subscribe(_Cmd):
@@ -41,7 +44,14 @@ class Subscribe(_Cmd):
 
 class Resume(_Cmd):
     type: Literal["resume"]
-    last_id: int = Field(ge=0, le=MAX_NOTIFICATION_ID)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)
+    last_id: int | None = Field(default=None, ge=0, le=MAX_NOTIFICATION_ID)  # deprecated
+
+    @model_validator(mode="after")
+    def _one_position(self) -> Resume:
+        if (self.cursor is None) == (self.last_id is None):
+            raise ValueError("give exactly one of cursor and last_id (deprecated)")
+        return self
 
 
 class Ping(_Cmd):
@@ -85,8 +95,11 @@ def error(code: str, reason: str, cmd_id: str | None = None) -> bytes:
     return frame({"type": "error", "id": cmd_id, "code": code, "reason": reason})
 
 
-def notification(item: InboxItem) -> bytes:
-    return frame({"type": "notification", "item": item.model_dump(mode="json")})
+def notification(item: InboxItem, seq: int | None) -> bytes:
+    body: dict[str, Any] = {"type": "notification", "item": item.model_dump(mode="json")}
+    if seq is not None:  # a push from a sender older than the cursor has none
+        body["cursor"] = encode(seq)
+    return frame(body)
 
 
 def counts(value: UnreadCounts) -> bytes:

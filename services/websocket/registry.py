@@ -27,12 +27,14 @@ class Client:
         "conn",
         "dropped",
         "exp",
+        "held",
         "held_counts",
         "last_seen",
-        "replay",
+        "seq",
         "subs",
         "tenant",
         "user_id",
+        "welcomed",
     )
 
     def __init__(self, conn: ServerConnection, tenant: str, user_id: str, exp: float) -> None:
@@ -42,9 +44,13 @@ class Client:
         self.exp = exp  # token expiry (epoch seconds); the connection is closed past it
         self.last_seen = time.monotonic()
         self.subs: set[GroupKey] | None = None  # created on the first subscription
-        # while a resume is replaying: (notification id, frame) pushed live meanwhile
-        self.replay: list[tuple[int, bytes]] | None = None
-        # …and the latest counters pushed live meanwhile: sent after the resume's own
+        # the cursor value of the last notification this connection delivered (or of welcome)
+        self.seq = 0
+        self.welcomed = 0  # the cursor welcome carried (the deprecated last_id resume uses it)
+        # while welcome or a replay is under way: (cursor value, frame) pushed live meanwhile;
+        # a new connection holds from the start, so nothing slips in before welcome
+        self.held: list[tuple[int, bytes]] | None = []
+        # …and the latest counters pushed live meanwhile: sent after the replay's own
         self.held_counts: bytes | None = None
         self.dropped = False
 

@@ -12,11 +12,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from libs.common.auth import AuthError, Principal, TokenVerifier
+from libs.common.inbox_cursor import BadCursor, decode, encode
 from services.websocket import inbox, metrics, protocol
 from services.websocket.feeds import FeedSet
 from services.websocket.protocol import Auth, BadCommand, Ping, Resume, Subscribe
 from services.websocket.push import Pusher
 from services.websocket.registry import Client, Registry, TooManySubscriptions
+from services.websocket.replay import Replayer
 from services.websocket.settings import WebsocketSettings
 
 log = logging.getLogger("herald.websocket.session")
@@ -36,19 +38,22 @@ class Sessions:
         feeds: FeedSet,
         pusher: Pusher,
         db: async_sessionmaker[AsyncSession],
+        replayer: Replayer,
     ) -> None:
         self.s, self.verifier, self.registry = settings, verifier, registry
-        self.feeds, self.pusher, self.db = feeds, pusher, db
+        self.feeds, self.pusher, self.db, self.replayer = feeds, pusher, db, replayer
 
     async def handle(self, conn: ServerConnection) -> None:
-        principal = await self._authenticate(conn)
-        if principal is None:
+        authenticated = await self._authenticate(conn)
+        if authenticated is None:
             return
+        principal, resume = authenticated
         exp = float(principal.claims.get("exp", 0))
-        client = Client(conn, principal.tenant, principal.user_id, exp)
-        self.registry.add(client)
+        client = Client(conn, principal.tenant, principal.user_id, exp)  # holds live pushes
+        self.registry.add(client)  # before reading the cursor: no push can fall in between
         try:
-            await _reply(conn, self._welcome(principal))
+            if not await self._welcome(client, principal, resume):
+                return
             async for data in conn:
                 client.last_seen = time.monotonic()
                 await self._dispatch(client, data)
@@ -57,16 +62,16 @@ class Sessions:
         finally:
             self.registry.remove(client)
 
-    async def _authenticate(self, conn: ServerConnection) -> Principal | None:
-        token = _query_token(conn)
+    async def _authenticate(self, conn: ServerConnection) -> tuple[Principal, str | None] | None:
+        token, resume = _query_token(conn), None
         try:
             if token is None:
                 async with asyncio.timeout(self.s.ws_auth_timeout_s):
                     first = protocol.parse_command(await conn.recv())
                 if not isinstance(first, Auth):
                     raise AuthError("the first message must be auth")
-                token = first.token
-            return await self.verifier.averify(token)
+                token, resume = first.token, first.resume
+            return await self.verifier.averify(token), resume
         except TimeoutError:
             await self._refuse(conn, protocol.CLOSE_AUTH_TIMEOUT, "auth timeout", "no auth message")
         except (AuthError, BadCommand) as exc:
@@ -81,12 +86,30 @@ class Sessions:
         metrics.REFUSED.labels(metric).inc()
         await conn.close(code, protocol.close_reason(reason))
 
-    def _welcome(self, principal: Principal) -> bytes:
+    async def _welcome(self, client: Client, principal: Principal, resume: str | None) -> bool:
+        """welcome with the user's cursor, then the replay asked for in ``auth`` or live."""
+        try:
+            async with asyncio.timeout(RESUME_TIMEOUT_S):
+                current = await inbox.position(self.db, client.tenant, client.user_id)
+        except Exception as exc:
+            log.warning("cursor unreadable for %s: %r", client.user_id, exc)
+            await client.conn.close(protocol.CLOSE_TRY_LATER, "inbox unavailable; retry")
+            return False
+        client.welcomed = current
+        await _reply(client.conn, self._welcome_frame(principal, current))
+        if resume is None:
+            await self.replayer.welcome(client, current)
+        else:
+            await self.replayer.resume(client, _position(resume), None)
+        return True
+
+    def _welcome_frame(self, principal: Principal, current: int) -> bytes:
         return protocol.frame(
             {
                 "type": "welcome",
                 "tenant": principal.tenant,
                 "user_id": principal.user_id,
+                "cursor": encode(current),
                 "feeds": sorted(self.feeds.feeds),
                 "idle_timeout_s": self.s.ws_idle_timeout_s,
                 "max_subscriptions": self.s.ws_max_subscriptions,
@@ -142,36 +165,19 @@ class Sessions:
         return protocol.frame({"type": "authenticated", "id": cmd.id, "exp": client.exp})
 
     async def _resume(self, client: Client, cmd: Resume) -> None:
-        """Replay from the inbox; live pushes that arrive meanwhile are held and sent after,
-        skipping any the replay already carried, so each missed notification arrives once."""
-        client.replay = []
-        try:
-            async with asyncio.timeout(RESUME_TIMEOUT_S):
-                items = await inbox.missed(
-                    self.db, client.tenant, client.user_id, cmd.last_id, self.s.ws_resume_limit
-                )
-                counts = await inbox.unread_counts(self.db, client.tenant, client.user_id)
-        except Exception as exc:
-            log.warning("resume failed for %s: %r", client.user_id, exc)
-            error = protocol.error("unavailable", "inbox unavailable; retry", cmd.id)
-            self._flush_held(client, cmd.last_id, [error])
-            return
-        last = max([cmd.last_id, *(item.id for item in items)])
-        body = {"type": "resumed", "id": cmd.id, "count": len(items), "last_id": last}
-        body["more"] = len(items) >= self.s.ws_resume_limit
-        # no await from here on: a live push cannot slip in between (the order is the protocol)
-        self.pusher.push_each(client, [protocol.notification(i) for i in items], "notification")
-        self._flush_held(client, last, [protocol.frame(body), protocol.counts(counts)])
+        await self.replayer.idle(client)  # one replay at a time per connection
+        if cmd.cursor is not None:
+            await self.replayer.resume(client, _position(cmd.cursor), cmd.id)
+        elif cmd.last_id is not None:
+            await self.replayer.resume_by_id(client, cmd.last_id, cmd.id)
 
-    def _flush_held(self, client: Client, after_id: int, answer: list[bytes]) -> None:
-        """The live notifications held during the replay (those it did not carry), the
-        resume's answer, then the counters pushed live meanwhile: they are at least as new."""
-        held, client.replay = client.replay or [], None
-        counts, client.held_counts = client.held_counts, None
-        self.pusher.push_each(client, [data for i, data in held if i > after_id], "notification")
-        self.pusher.push_each(client, answer, "resume")
-        if counts is not None:
-            self.pusher.push_each(client, [counts], "counts")
+
+def _position(cursor: str) -> int | None:
+    """The cursor's value; None for one we did not issue (answered ``recovered: false``)."""
+    try:
+        return decode(cursor)
+    except BadCursor:
+        return None
 
 
 async def _reply(conn: ServerConnection, data: bytes) -> None:

@@ -29,4 +29,9 @@ class WebsocketSettings(DatabaseSettings, BusSettings, JwtSettings, MediatorClie
     ws_max_backlog_bytes: int = Field(
         default=256 * 1024, ge=1024, description="unsent bytes before a slow client is dropped"
     )
-    ws_resume_limit: int = Field(default=200, ge=1, le=5_000, description="replayed at most")
+    ws_resume_limit: int = Field(
+        default=200, ge=1, le=5_000, description="notifications per replay page (one read)"
+    )
+    ws_resume_max_items: int = Field(
+        default=2_000, ge=1, description="a larger gap answers recovered: false (reload the page)"
+    )
