@@ -6,7 +6,6 @@ confusion are refused by construction), and requires ``exp``, ``aud`` and ``iss`
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from dataclasses import dataclass
 from typing import Any
@@ -15,13 +14,16 @@ import jwt
 from pydantic import Field, model_validator
 
 from libs.common.errors import HeraldError
+from libs.common.jwks import JwksKeys, KeySetUnavailable
 from libs.common.settings import HeraldSettings
 
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGS = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}
 LEEWAY_S = 10  # clock skew between the token issuer and us
-JWKS_CACHE_S = 300
-JWKS_TIMEOUT_S = 5  # PyJWT's default is 30 s: a hung key server would pin a thread per request
+# A removed key works at most this long; each fetch is one small GET per process.
+JWKS_CACHE_S = 300.0
+# Unknown kids refetch at most this often: junk kids cost the key server 1 GET / 5 s / process.
+JWKS_REFETCH_COOLDOWN_S = 5.0
 
 
 class AuthError(HeraldError):
@@ -41,6 +43,20 @@ class JwtSettings(HeraldSettings):
     jwt_secret: str | None = Field(default=None, min_length=32)
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
+    jwt_jwks_cache_s: float = Field(
+        default=JWKS_CACHE_S,
+        gt=0,
+        le=86_400,
+        description="how long a fetched JWKS is trusted: a key removed from it stops working "
+        "at most this long after",
+    )
+    jwt_jwks_refetch_cooldown_s: float = Field(
+        default=JWKS_REFETCH_COOLDOWN_S,
+        ge=0,
+        le=3_600,
+        description="least time between two JWKS refetches caused by unknown kids, and after "
+        "a failed fetch",
+    )
     jwt_audience: str
     jwt_issuer: str
     jwt_user_claim: str = "sub"
@@ -73,34 +89,42 @@ class TokenVerifier:
     def __init__(self, settings: JwtSettings) -> None:
         self._s = settings
         self._jwks = (
-            jwt.PyJWKClient(
+            JwksKeys(
                 settings.jwt_jwks_url,
-                cache_keys=True,
-                lifespan=JWKS_CACHE_S,
-                timeout=JWKS_TIMEOUT_S,
+                cache_s=settings.jwt_jwks_cache_s,
+                cooldown_s=settings.jwt_jwks_refetch_cooldown_s,
             )
             if settings.jwt_jwks_url
             else None
         )
 
-    def _key(self, token: str) -> Any:
+    async def _key(self, token: str) -> Any:
         if set(self._s.jwt_algorithms) & HMAC_ALGS:
             return self._s.jwt_secret
-        if self._jwks is not None:
-            try:
-                return self._jwks.get_signing_key_from_jwt(token).key
-            except jwt.PyJWKClientConnectionError as exc:
-                raise KeysUnavailable(f"signing keys unavailable: {exc}") from exc
-            except jwt.PyJWKClientError as exc:
-                raise AuthError(f"no signing key: {exc}") from exc
-        return self._s.jwt_public_key
+        if self._jwks is None:
+            return self._s.jwt_public_key
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")  # a non-string kid raises
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        if not kid:
+            raise AuthError("invalid token: no kid in the header (a JWKS URL is configured)")
+        try:
+            key = await self._jwks.key(kid)
+        except KeySetUnavailable as exc:
+            raise KeysUnavailable(f"signing keys unavailable: {exc}") from exc
+        if key is None:
+            raise AuthError(f"no signing key: the key set has no kid {kid[:64]!r}")
+        return key
 
-    def verify(self, token: str) -> Principal:
-        """Synchronous; JWKS fetches (cached) may block, so async callers use ``averify``."""
+    async def averify(self, token: str) -> Principal:
+        return self._decode(token, await self._key(token))
+
+    def _decode(self, token: str, key: Any) -> Principal:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=self._key(token),
+                key=key,
                 algorithms=self._s.jwt_algorithms,
                 audience=self._s.jwt_audience,
                 issuer=self._s.jwt_issuer,
@@ -114,11 +138,6 @@ class TokenVerifier:
         if not isinstance(user, str) or not user or not isinstance(tenant, str) or not tenant:
             raise AuthError("invalid token: user or tenant claim is not a non-empty string")
         return Principal(tenant=tenant, user_id=user, claims=claims)
-
-    async def averify(self, token: str) -> Principal:
-        if self._jwks is None:
-            return self.verify(token)
-        return await asyncio.to_thread(self.verify, token)
 
 
 def issue_token(

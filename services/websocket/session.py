@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from libs.common.auth import AuthError, Principal, TokenVerifier
+from libs.common.auth import AuthError, KeysUnavailable, Principal, TokenVerifier
 from libs.common.inbox_cursor import BadCursor, decode, encode
 from services.websocket import inbox, metrics, protocol
 from services.websocket.feeds import FeedSet
@@ -74,6 +74,10 @@ class Sessions:
             return await self.verifier.averify(token), resume
         except TimeoutError:
             await self._refuse(conn, protocol.CLOSE_AUTH_TIMEOUT, "auth timeout", "no auth message")
+        except KeysUnavailable as exc:  # our outage, not a bad token: 4401 would log them out
+            log.warning("signing keys unavailable: %s", exc.reason)
+            reason = "signing keys unavailable; try again later"
+            await self._refuse(conn, protocol.CLOSE_TRY_LATER, "keys_unavailable", reason)
         except (AuthError, BadCommand) as exc:
             reason = exc.reason if isinstance(exc, AuthError) else f"bad auth: {exc.reason}"
             await self._refuse(conn, protocol.CLOSE_UNAUTHORIZED, "unauthorized", reason)
@@ -157,6 +161,8 @@ class Sessions:
         """A fresh token for the same user extends the connection past the old expiry."""
         try:
             principal = await self.verifier.averify(cmd.token)
+        except KeysUnavailable as exc:  # keep the connection; the old token still holds
+            return protocol.error("unavailable", exc.reason, cmd.id)
         except AuthError as exc:
             return protocol.error("unauthorized", exc.reason, cmd.id)
         if (principal.tenant, principal.user_id) != (client.tenant, client.user_id):

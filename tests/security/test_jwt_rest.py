@@ -6,9 +6,12 @@ that takes an X-API-Key. Nothing else in the OpenAPI may be reachable without cr
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.apps import API_KEY
+from tests.security.jwks_server import key_server, signed
 from tests.security.jwt_attacks import FAMILIES, REQUIRED_ATTACKS, attack_set
 from tests.security.user_routes import (
     PUBLIC,
@@ -19,7 +22,7 @@ from tests.security.user_routes import (
     user_routes,
 )
 from tests.services.ingest.test_auth_jwt import Keys
-from tests.services.ingest.user_api_data import user_api_app
+from tests.services.ingest.user_api_data import user_api, user_api_app
 
 PARAMS = {"item_id": 1, "sub_id": 1, "channel": "email", "user_id": "u-17"}
 ROUTERS = {"inbox", "preferences", "subscriptions", "digest", "telegram"}
@@ -81,3 +84,66 @@ async def test_nothing_else_is_reachable_without_credentials(database_url: str) 
     async with user_api_app(database_url) as (app, _http):
         open_routes = {r.label for r in unauthenticated_routes(app)}
     assert open_routes <= PUBLIC, f"new unauthenticated routes: {open_routes - PUBLIC}"
+
+
+# --- a JWKS URL: the verifier follows the issuer's key set (issue 15) ---
+
+PROBE = "/v1/inbox/counts"
+CACHE_S = 0.5  # HERALD_JWT_JWKS_CACHE_S, short so the test sees the set expire
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_jwks_key_removed_from_the_set_stops_working_within_the_cache_interval(
+    database_url: str,
+) -> None:
+    with key_server("k1") as keys:
+        async with user_api(database_url, **keys.settings(jwt_jwks_cache_s=CACHE_S)) as http:
+            assert (await http.get(PROBE, headers=_bearer(signed("k1")))).status_code == 200
+            keys.publish("k2")  # k1 withdrawn (say, leaked)
+            await asyncio.sleep(CACHE_S + 0.2)
+            resp = await http.get(PROBE, headers=_bearer(signed("k1")))
+            assert resp.status_code == 401, resp.text
+            assert (await http.get(PROBE, headers=_bearer(signed("k2")))).status_code == 200
+
+
+async def test_jwks_rotated_key_works_at_once_and_refetches_are_rate_limited(
+    database_url: str,
+) -> None:
+    settings = {"jwt_jwks_refetch_cooldown_s": 60}
+    with key_server("k1") as keys:
+        async with user_api(database_url, **keys.settings(**settings)) as http:
+            assert (await http.get(PROBE, headers=_bearer(signed("k1")))).status_code == 200
+            keys.publish("k1", "k2")  # the issuer rotates: k2 signs from now on
+            resp = await http.get(PROBE, headers=_bearer(signed("k2")))
+            assert resp.status_code == 200, resp.text
+            assert keys.fetches == 2  # the first token, then k2's unknown kid
+            for i in range(30):  # unknown kids cannot make us hammer the key server
+                junk = signed(f"junk-{i}", signer="k1")
+                assert (await http.get(PROBE, headers=_bearer(junk))).status_code == 401
+            assert keys.fetches == 2
+            # the price of the limit: a key published within the cooldown of the last
+            # unknown-kid refetch waits for the cooldown (or the cache interval)
+            keys.publish("k1", "k2", "k3")
+            assert (await http.get(PROBE, headers=_bearer(signed("k3")))).status_code == 401
+
+
+async def test_jwks_server_down_is_503_never_401(database_url: str) -> None:
+    keys_settings = {"jwt_jwks_cache_s": CACHE_S, "jwt_jwks_refetch_cooldown_s": 0}
+    with key_server("k1") as keys:
+        async with user_api(database_url, **keys.settings(**keys_settings)) as http:
+            assert (await http.get(PROBE, headers=_bearer(signed("k1")))).status_code == 200
+            keys.down = True
+            # a kid we do not know while the server is down: maybe a new key, so not 401
+            resp = await http.get(PROBE, headers=_bearer(signed("k2")))
+            assert (resp.status_code, resp.headers.get("retry-after")) == (503, "5"), resp.text
+            # known keys keep working while the cached set is fresh
+            assert (await http.get(PROBE, headers=_bearer(signed("k1")))).status_code == 200
+            await asyncio.sleep(CACHE_S + 0.2)
+            resp = await http.get(PROBE, headers=_bearer(signed("k1")))
+            assert resp.status_code == 503, resp.text
+            assert resp.json()["error"]["code"] == "unavailable"
+            keys.down = False
+            assert (await http.get(PROBE, headers=_bearer(signed("k1")))).status_code == 200

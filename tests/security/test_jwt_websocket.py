@@ -5,6 +5,7 @@ the commands are under test here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -13,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from services.websocket import protocol
 from tests.apps import user_token
+from tests.security.jwks_server import key_server, signed
 from tests.security.jwt_attacks import FAMILIES, REQUIRED_ATTACKS, attack_set
 from tests.services.ingest.test_auth_jwt import Keys
 from tests.services.websocket.harness import command, gateway, recv_json
@@ -94,3 +96,57 @@ async def test_token_must_be_the_first_message(database_url: str, memory_bus: st
                     await recv_json(conn)
                 assert caught.value.rcvd is not None, message
                 assert caught.value.rcvd.code == protocol.CLOSE_UNAUTHORIZED, message
+
+
+# --- a JWKS URL: rotation, and a key server that is down (issue 15) ---
+
+CACHE_S = 0.5  # HERALD_JWT_JWKS_CACHE_S, short so the test sees the set expire
+
+
+async def test_keys_unavailable_closes_with_try_again_later_not_4401(
+    database_url: str, memory_bus: str
+) -> None:
+    """A key server outage is ours, not the user's: 4401 would make the app log them out."""
+    with key_server("k1") as keys:
+        keys.down = True
+        settings = keys.settings(jwt_jwks_refetch_cooldown_s=0)
+        async with gateway(database_url, memory_bus, **settings) as gw:
+            for via_message in (False, True):
+                closed = await _refused(gw, signed("k1"), via_message)
+                assert closed.rcvd is not None, via_message
+                assert closed.rcvd.code == protocol.CLOSE_TRY_LATER == 1013, closed.rcvd
+                assert "try again" in closed.rcvd.reason, closed.rcvd
+            keys.down = False
+            async with gw.connect(signed("k1")) as conn:
+                assert (await recv_json(conn))["type"] == "welcome"
+
+
+async def test_token_refresh_while_keys_are_unavailable_keeps_the_connection(
+    database_url: str, memory_bus: str
+) -> None:
+    with key_server("k1") as keys:
+        settings = keys.settings(jwt_jwks_cache_s=CACHE_S, jwt_jwks_refetch_cooldown_s=0)
+        async with (
+            gateway(database_url, memory_bus, **settings) as gw,
+            gw.connect(signed("k1")) as conn,
+        ):
+            assert (await recv_json(conn))["type"] == "welcome"
+            keys.down = True
+            await asyncio.sleep(CACHE_S + 0.2)
+            reply = await command(conn, {"type": "auth", "id": "r", "token": signed("k1")})
+            assert (reply["type"], reply["code"]) == ("error", "unavailable"), reply
+            assert (await command(conn, {"type": "ping", "id": "p"}))["type"] == "pong"
+
+
+async def test_rotated_and_removed_keys_on_the_gateway(database_url: str, memory_bus: str) -> None:
+    with key_server("k1") as keys:
+        settings = keys.settings(jwt_jwks_cache_s=CACHE_S)
+        async with gateway(database_url, memory_bus, **settings) as gw:
+            async with gw.connect(signed("k1")) as conn:
+                assert (await recv_json(conn))["type"] == "welcome"
+            keys.publish("k2")
+            async with gw.connect(signed("k2")) as conn:  # at once, no cooldown to wait out
+                assert (await recv_json(conn))["type"] == "welcome"
+            await asyncio.sleep(CACHE_S + 0.2)
+            closed = await _refused(gw, signed("k1"), via_message=False)
+            assert closed.rcvd is not None and closed.rcvd.code == protocol.CLOSE_UNAUTHORIZED

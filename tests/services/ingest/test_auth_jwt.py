@@ -10,10 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.apps import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET
+from tests.security.jwks_server import json_server
 from tests.services.ingest.user_api_data import user_api
 
 PROBE = "/v1/inbox/counts"
@@ -80,27 +79,8 @@ def keys() -> Keys:
 @pytest.fixture
 def jwks_url(keys: Keys) -> Iterator[str]:
     body = json.dumps(keys.jwks()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with json_server(lambda: (200, body)) as url:
+        yield url
 
 
 def _common_attacks(sign: Callable[[dict[str, Any]], str]) -> dict[str, str]:
