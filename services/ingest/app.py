@@ -35,6 +35,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
                 resources.bus,
                 batch_size=settings.ingest_batch_size,
                 linger_s=settings.ingest_batch_linger_ms / 1000,
+                max_recipients=settings.max_recipients_per_event,
             )
             await consumer.start(ingest_queue(settings.ingest_bindings), settings.amqp_prefetch)
         try:

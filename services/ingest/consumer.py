@@ -30,6 +30,7 @@ from libs.common.bus.base import TRANSIENT_BACKOFF_S, Consumer, ack_all
 from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
+from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from services.ingest import metrics as m
 from services.ingest.decode import Accepted, Decoded, Rejected, decode
 from services.ingest.intake import store_events, store_rejected
@@ -65,8 +66,10 @@ class IngestConsumer:
         batch_size: int = 100,
         linger_s: float = 0.005,
         flushers: int = 2,
+        max_recipients: int = DEFAULT_MAX_RECIPIENTS,
     ) -> None:
         self._sessions, self._bus = sessions, bus
+        self._max_recipients = max_recipients
         self._batch_size, self._linger_s, self._flushers = batch_size, linger_s, flushers
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,7 +95,8 @@ class IngestConsumer:
 
     async def _on_message(self, message: Message) -> None:
         _RECEIVED.inc()
-        self._inbox.put_nowait(_Item(message, decode(message.body, message.headers)))
+        decoded = decode(message.body, message.headers, self._max_recipients)
+        self._inbox.put_nowait(_Item(message, decoded))
 
     async def _run(self) -> None:
         while True:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from libs.common.errors import ValidationFailed
-from libs.common.schemas.envelope import EventEnvelope, parse_envelope
+from libs.common.schemas.envelope import (
+    DEFAULT_MAX_RECIPIENTS,
+    EventEnvelope,
+    check_recipient_cap,
+    parse_envelope,
+)
 
 # Cheap byte probes; the exact (slower) check only runs when one of them hits.
 _NUL_ESCAPE = b"\\u0000"
@@ -41,10 +46,13 @@ class Rejected:
 Decoded = Accepted | Rejected
 
 
-def decode(raw: bytes, headers: dict[str, Any]) -> Decoded:
+def decode(
+    raw: bytes, headers: dict[str, Any], max_recipients: int = DEFAULT_MAX_RECIPIENTS
+) -> Decoded:
     try:
         envelope, body = parse_envelope(raw)
         check_storable(raw, body)
+        check_recipient_cap(body, max_recipients)
     except ValidationFailed as exc:
         return Rejected(raw, headers, exc.reason)
     return Accepted(envelope, body)

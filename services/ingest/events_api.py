@@ -15,7 +15,12 @@ from pydantic import BaseModel, ValidationError
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.errors import ValidationFailed
-from libs.common.schemas.envelope import MAX_EVENT_BYTES, EventEnvelope
+from libs.common.schemas.envelope import (
+    DEFAULT_MAX_RECIPIENTS,
+    MAX_EVENT_BYTES,
+    EventEnvelope,
+    check_recipient_cap,
+)
 from libs.common.schemas.openapi import self_contained
 from services.ingest import metrics as m
 from services.ingest.auth_deps import CallingService
@@ -70,7 +75,8 @@ _BATCH_SCHEMA = {
     },
 )
 async def post_events(request: Request, caller: CallingService) -> Accepted202:
-    items = parse_items(await read_limited(request))
+    cap = request.app.state.settings.max_recipients_per_event
+    items = parse_items(await read_limited(request), cap)
     authorize(caller, items)
     m.RECEIVED.labels("http").inc(len(items))
     stored = await store(request, items)
@@ -94,7 +100,7 @@ async def read_limited(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parse_items(raw: bytes) -> list[Accepted]:
+def parse_items(raw: bytes, max_recipients: int = DEFAULT_MAX_RECIPIENTS) -> list[Accepted]:
     """Decode and validate every event; 422 listing each bad field of each bad event."""
     try:
         parsed = json.loads(raw)
@@ -112,7 +118,7 @@ def parse_items(raw: bytes) -> list[Accepted]:
         if len(json.dumps(item).encode()) > MAX_EVENT_BYTES:
             raise _too_large(f"event {index} exceeds {MAX_EVENT_BYTES} bytes")
         try:
-            accepted.append(_validate(item, raw))
+            accepted.append(_validate(item, raw, max_recipients))
         except _ItemInvalid as exc:
             problems += [{**p, "loc": loc + p["loc"]} for p in exc.problems]
     if problems:
@@ -153,7 +159,7 @@ class _ItemInvalid(Exception):
         self.problems = problems
 
 
-def _validate(item: object, raw: bytes) -> Accepted:
+def _validate(item: object, raw: bytes, max_recipients: int) -> Accepted:
     if not isinstance(item, dict):
         raise _ItemInvalid([_problem([], "expected a JSON object", "not_object")])
     try:
@@ -164,6 +170,10 @@ def _validate(item: object, raw: bytes) -> Accepted:
         raise _ItemInvalid([_problem(list(e["loc"]), e["msg"], e["type"]) for e in errors]) from exc
     except ValidationFailed as exc:
         raise _ItemInvalid([_problem([], exc.reason, "unstorable")]) from exc
+    try:
+        check_recipient_cap(item, max_recipients)
+    except ValidationFailed as exc:
+        raise _ItemInvalid([_problem(["recipients"], exc.reason, "too_many_recipients")]) from exc
     return Accepted(envelope, item)
 
 

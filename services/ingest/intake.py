@@ -7,6 +7,7 @@ event. The functions only flush; the caller owns the transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Event, EventStatus, new_uuid, utcnow
-from libs.common.schemas.envelope import EventEnvelope
+from libs.common.schemas.envelope import EventEnvelope, skipped_recipients
 from services.ingest.decode import Accepted, Rejected
 
+log = logging.getLogger("herald.ingest.intake")
+
 Key = tuple[str, str, str]  # (tenant, source, producer's id): the idempotency key
+MAX_LOGGED_SKIPS = 20  # per event: enough to see the pattern, bounded for a 1 MiB event
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,25 @@ async def store_events(session: AsyncSession, items: Sequence[Accepted]) -> list
     fresh: dict[Key, str] = {(r.tenant, r.source, r.source_event_id): r.id for r in result}
     missing = {_key(i.envelope) for i in items} - fresh.keys()
     existing = await _existing_ids(session, missing)
-    return _in_order(items, fresh, existing)
+    stored = _in_order(items, fresh, existing)
+    _log_skipped(items, stored)
+    return stored
+
+
+def _log_skipped(items: Sequence[Accepted], stored: Sequence[Stored]) -> None:
+    """Recipient ids the event could not use: once per stored event, for the producer's team.
+    The reasons are derived from the stored body, so the admin's event page shows them too."""
+    for item, row in zip(items, stored, strict=True):
+        skipped = skipped_recipients(item.body)
+        if skipped and not row.duplicate:
+            log.warning(
+                "event %s (%s %s): %d recipients skipped: %s",
+                row.event_id,
+                item.envelope.source,
+                item.envelope.id,
+                len(skipped),
+                "; ".join(str(s) for s in skipped[:MAX_LOGGED_SKIPS]),
+            )
 
 
 def _in_order(

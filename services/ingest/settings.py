@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.auth import JwtSettings
+from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.settings import BusSettings, DatabaseSettings, ServiceKeySettings
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.telegram_api import TelegramLinkSettings
@@ -25,4 +26,11 @@ class IngestSettings(
     ingest_batch_size: int = Field(default=100, ge=1, le=1000, description="events per commit")
     ingest_batch_linger_ms: float = Field(
         default=5.0, ge=0, le=1000, description="how long a batch waits to fill before storing"
+    )
+    # One event's fan-out is bounded at the door (DESIGN §13): 10,000 is a large company's
+    # whole department; past it an event is rejected with the reason, over AMQP and HTTP.
+    max_recipients_per_event: int = Field(
+        default=DEFAULT_MAX_RECIPIENTS,
+        ge=1,
+        description="entries of an event's `recipients`, all roles together",
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,12 +16,58 @@ from libs.common.schemas.storable import in_utc_range
 
 MAX_EVENT_BYTES = 1024 * 1024  # DESIGN §3: 1 MiB per envelope
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+MAX_USER_ID_CHARS = 128  # notifications.user_id, recipients.user_id: VARCHAR(128) NOT NULL
+DEFAULT_MAX_RECIPIENTS = 10_000  # per event (HERALD_MAX_RECIPIENTS_PER_EVENT)
+_PREVIEW_CHARS = 24  # of a skipped id, enough for an operator to recognise it
 
 
 class Priority(StrEnum):
     CRITICAL = "critical"
     NORMAL = "normal"
     LOW = "low"
+
+
+@dataclass(frozen=True)
+class SkippedRecipient:
+    """A recipient id no notification can be stored for; the rest of the event goes on."""
+
+    role: str
+    index: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.role}[{self.index}]: {self.problem}"
+
+
+def _id_problem(user: object) -> str | None:
+    """Why ``user`` cannot be a recipient id, or None when it can (the column's own rules)."""
+    if not isinstance(user, str):
+        return f"not a string: {user!r}"[:80]
+    if not user:
+        return "empty id"
+    if len(user) > MAX_USER_ID_CHARS:
+        return (
+            f"{len(user)} characters, longer than {MAX_USER_ID_CHARS} ({user[:_PREVIEW_CHARS]!r}…)"
+        )
+    return None
+
+
+def split_recipients(raw: object) -> tuple[object, tuple[SkippedRecipient, ...]]:
+    """The recipients without the ids the database cannot hold, and those ids with why.
+
+    Anything but a mapping of lists is returned as it is, for the model to refuse."""
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        return raw, ()
+    skipped = tuple(
+        SkippedRecipient(str(role), index, problem)
+        for role, users in raw.items()
+        for index, user in enumerate(users)
+        if (problem := _id_problem(user)) is not None
+    )
+    if not skipped:
+        return raw, ()
+    clean = {role: [u for u in users if _id_problem(u) is None] for role, users in raw.items()}
+    return clean, skipped
 
 
 class Entity(BaseModel):
@@ -72,11 +120,21 @@ class EventEnvelope(BaseModel):
     entity: Entity
     actor: Actor | None = None
     recipients: dict[str, list[str]] = Field(
-        default_factory=dict, description="direct participants by role in the event"
+        default_factory=dict,
+        description="direct participants by role in the event; an id that is empty, longer "
+        f"than {MAX_USER_ID_CHARS} characters or not a string is skipped with its reason",
     )
     priority: Priority = Priority.NORMAL
     occurred_at: datetime
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _skip_bad_ids(cls, value: Any) -> Any:
+        """One bad id must not fail the whole event (DESIGN §13): it is left out here, and
+        ``skipped_recipients(body)`` says why. The reasons are not kept on the model: they
+        follow from the body, and a private attribute tripled the cost of every validation."""
+        return split_recipients(value)[0]
 
     @field_validator("occurred_at")
     @classmethod
@@ -96,6 +154,30 @@ class EventEnvelope(BaseModel):
             for user in users:
                 roles.setdefault(user, []).append(role)
         return roles
+
+
+def skipped_recipients(body: Mapping[str, Any]) -> tuple[SkippedRecipient, ...]:
+    """The ids of a (valid) event body that ``EventEnvelope.recipients`` leaves out, with why;
+    ingest, the processor and the admin all derive them from the stored body."""
+    return split_recipients(body.get("recipients"))[1]
+
+
+def recipient_count(body: Mapping[str, Any]) -> int:
+    """Every entry of the body's ``recipients``, repeats and skipped ones included."""
+    raw = body.get("recipients")
+    if not isinstance(raw, dict):
+        return 0
+    return sum(len(users) for users in raw.values() if isinstance(users, list))
+
+
+def check_recipient_cap(body: Mapping[str, Any], limit: int) -> None:
+    """Raise ValidationFailed when the event names more recipients than ``limit``: one event's
+    fan-out must not exhaust the processor (DESIGN §13)."""
+    count = recipient_count(body)
+    if count > limit:
+        raise ValidationFailed(
+            f"too_many_recipients: {count} recipients, more than the limit of {limit} per event"
+        )
 
 
 def describe_errors(exc: ValidationError) -> str:

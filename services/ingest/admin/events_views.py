@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from sqladmin import action
 from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter, StaticValuesFilter
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from libs.common.bus.nudges import nudge_processor
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus
 from libs.common.reprocess import CannotReprocess, reset_event
+from libs.common.schemas.envelope import skipped_recipients
 from services.ingest.admin.base import (
     HeraldView,
     action_pks,
@@ -27,6 +28,12 @@ from services.ingest.admin.base import (
 from services.ingest.admin.trail import event_trail
 
 STATUSES = [(s.value, s.value) for s in EventStatus]
+
+
+def skipped_reasons(body: dict[str, Any] | None) -> list[str]:
+    """The recipient ids ingest and the processor left out of this event, each with why;
+    derived from the stored body by the envelope's own rule, so it cannot drift."""
+    return [str(s) for s in skipped_recipients(body)] if body else []
 
 
 class AwareTimeFilter(OperationColumnFilter):
@@ -67,8 +74,10 @@ class EventAdmin(HeraldView, model=Event):
     details_template = "herald_admin/event_details.html"
 
     async def details_context(self, request: Request) -> dict[str, Any]:
+        pk = request.path_params["pk"]
         async with transaction(self.ctx.sessions()) as session:
-            return {"trail": await event_trail(session, request.path_params["pk"])}
+            body = await session.scalar(select(Event.body).where(Event.id == pk))
+            return {"trail": await event_trail(session, pk), "skipped": skipped_reasons(body)}
 
     @action(
         "reprocess",
