@@ -27,7 +27,15 @@ from typing import Any
 
 from bench import ws_bare, ws_clients
 from bench.ws_procs import Clients, child, gateway_process, pct, publish, rss_kib
-from tests.infra import create_vhost, delete_vhost
+from libs.common.db.migrate import upgrade
+from tests.infra import (
+    TEST_DATABASE_URL,
+    create_database,
+    create_vhost,
+    delete_vhost,
+    drop_database,
+    with_database,
+)
 
 CONNECTIONS = 15_000
 FANOUT_CONNECTIONS = 10_000
@@ -148,11 +156,13 @@ def phase_latency(
     }
 
 
-def phase_workers(clients: Clients, amqp_url: str, feeds: Path) -> dict[str, Any]:
+def phase_workers(
+    clients: Clients, amqp_url: str, feeds: Path, database_url: str
+) -> dict[str, Any]:
     """The same latency with `--workers 2` on one port: how the gateway scales on this box."""
     clients.same("close", "gw", CONNECTIONS)  # the first gateway's clients leave
     clients.same("close", "bare", CONNECTIONS)
-    with gateway_process(amqp_url, feeds, workers=2) as (port, _):
+    with gateway_process(amqp_url, feeds, database_url, workers=2) as (port, _):
         held, _ = clients.open("gw2", port, FANOUT_CONNECTIONS, token=True)
         clients.same("reset", "gw2")
         asyncio.run(publish(amqp_url, PACED_EVENTS, PACE_S))
@@ -170,12 +180,15 @@ def phase_workers(clients: Clients, amqp_url: str, feeds: Path) -> dict[str, Any
 def main() -> dict[str, Any]:
     name = f"herald_bench_ws_{uuid.uuid4().hex[:8]}"
     amqp_url = asyncio.run(create_vhost(name))
+    asyncio.run(create_database(name))
+    database_url = with_database(TEST_DATABASE_URL, name)
+    upgrade(database_url)
     results: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             feeds = Path(tmp) / "feeds.yaml"
             feeds.write_text(FEEDS_YAML)
-            gw = stack.enter_context(gateway_process(amqp_url, feeds))
+            gw = stack.enter_context(gateway_process(amqp_url, feeds, database_url))
             bare_pipe, bare_pid = stack.enter_context(child(ws_bare.main))
             bare_port = bare_pipe.recv()
             procs = [stack.enter_context(child(ws_clients.main)) for _ in range(CLIENT_PROCS)]
@@ -184,13 +197,14 @@ def main() -> dict[str, Any]:
                 results |= phase_connections(clients, gw, (bare_pipe, bare_port, bare_pid))
                 results |= phase_fanout(clients, amqp_url, bare_pipe)
                 results |= phase_latency(clients, amqp_url, bare_pipe, gw[0])
-                results |= phase_workers(clients, amqp_url, feeds)
+                results |= phase_workers(clients, amqp_url, feeds, database_url)
             finally:
                 clients.same("exit", "gw")
                 bare_pipe.send(("exit", None))
                 bare_pipe.recv()
     finally:
         asyncio.run(delete_vhost(name))
+        asyncio.run(drop_database(name))
     return results
 
 

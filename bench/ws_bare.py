@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
 import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from libs.common.schemas.accepted import AcceptedEvent
 from services.websocket import protocol
 
 
@@ -21,7 +24,10 @@ def event_frame(seq: int) -> bytes:
         "entity": {"id": "T-1", "attributes": {"status": "open"}},
         "payload": {"title": f"{time.time():.6f}"},
     }
-    return protocol.entity_event("tender", {"tender_id": "T-1"}, data)
+    event = AcceptedEvent(
+        event_id=str(uuid.uuid4()), tenant="default", at=datetime.now(UTC), body={}
+    )
+    return protocol.entity_event("tender", {"tender_id": "T-1"}, data, event)
 
 
 async def serve_bare(pipe: Connection) -> None:

@@ -15,13 +15,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from libs.common.bus import make_bus
-from libs.common.bus.topology import EVENTS_EXCHANGE
-from tests.infra import TEST_DATABASE_URL
+from libs.common.bus.topology import ACCEPTED_EXCHANGE
+from libs.common.schemas.accepted import AcceptedEvent, AcceptedEvents
 
 SOURCES = [f"127.0.0.{i}" for i in range(2, 34)]  # 32 source addresses, 8 per client process
 PHASE_TIMEOUT_S = 90.0
@@ -44,11 +45,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def gateway_process(amqp_url: str, feeds: Path, workers: int = 1) -> Iterator[tuple[int, int]]:
+def gateway_process(
+    amqp_url: str, feeds: Path, database_url: str, workers: int = 1
+) -> Iterator[tuple[int, int]]:
+    """``database_url``: migrated (welcome reads the user's inbox cursor)."""
     port = free_port()
     env = {
         **os.environ,
-        "HERALD_DATABASE_URL": TEST_DATABASE_URL,
+        "HERALD_DATABASE_URL": database_url,
         "HERALD_AMQP_URL": amqp_url,
         "HERALD_JWT_SECRET": SECRET,
         "HERALD_JWT_AUDIENCE": AUDIENCE,
@@ -160,16 +164,19 @@ def pct(values: list[float], q: float) -> float:
 
 
 def _envelope(seq: int) -> bytes:
-    return json.dumps(
-        {
-            "id": f"e-{seq}-{uuid.uuid4().hex[:6]}",
-            "source": "tenders",
-            "type": "tender.updated",
-            "tenant": "default",
-            "entity": {"type": "tender", "id": "T-1", "attributes": {"status": "open"}},
-            "payload": {"title": f"{time.time():.6f}", "contact_phone": "+7 900 000 00 00"},
-        }
-    ).encode()
+    """As ingest publishes an event it stored (services/ingest/accepted.py)."""
+    body = {
+        "id": f"e-{seq}-{uuid.uuid4().hex[:6]}",
+        "source": "tenders",
+        "type": "tender.updated",
+        "tenant": "default",
+        "entity": {"type": "tender", "id": "T-1", "attributes": {"status": "open"}},
+        "payload": {"title": f"{time.time():.6f}", "contact_phone": "+7 900 000 00 00"},
+    }
+    event = AcceptedEvent(
+        event_id=str(uuid.uuid4()), tenant="default", at=datetime.now(UTC), body=body
+    )
+    return AcceptedEvents(events=[event]).model_dump_json().encode()
 
 
 async def publish(amqp_url: str, count: int, pace_s: float) -> float:
@@ -178,7 +185,7 @@ async def publish(amqp_url: str, count: int, pace_s: float) -> float:
     try:
         started = time.time()
         for seq in range(count):
-            await bus.publish(EVENTS_EXCHANGE, "tenders.tender.updated", _envelope(seq))
+            await bus.publish(ACCEPTED_EXCHANGE, "tenders.tender.updated", _envelope(seq))
             if pace_s:
                 await asyncio.sleep(pace_s)
         return started

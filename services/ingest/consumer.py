@@ -32,6 +32,7 @@ from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from services.ingest import metrics as m
+from services.ingest.accepted import publish_accepted
 from services.ingest.decode import Accepted, Decoded, Rejected, decode
 from services.ingest.intake import store_events, store_rejected
 from services.ingest.nudge import nudge_processor
@@ -174,6 +175,7 @@ class IngestConsumer:
         async with transaction(self._sessions) as session:
             stored = await store_events(session, accepted)
             await store_rejected(session, rejected)
+        await publish_accepted(self._bus, accepted, stored)  # after the commit: feeds
         m.STORE_SECONDS.observe(time.perf_counter() - started)
         m.BATCH_SIZE.observe(len(batch))
         fresh = [s.event_id for s in stored if not s.duplicate]

@@ -23,6 +23,7 @@ from libs.common.schemas.envelope import (
 )
 from libs.common.schemas.openapi import self_contained
 from services.ingest import metrics as m
+from services.ingest.accepted import publish_accepted
 from services.ingest.auth_deps import CallingService
 from services.ingest.decode import Accepted, check_storable
 from services.ingest.intake import Stored, store_events
@@ -80,6 +81,7 @@ async def post_events(request: Request, caller: CallingService) -> Accepted202:
     authorize(caller, items)
     m.RECEIVED.labels("http").inc(len(items))
     stored = await store(request, items)
+    await publish_accepted(request.app.state.resources.bus, items, stored)  # feeds
     await nudge_processor(
         request.app.state.resources.bus, [s.event_id for s in stored if not s.duplicate]
     )

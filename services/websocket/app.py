@@ -22,13 +22,14 @@ from websockets.typing import Origin
 
 from libs.common.auth import LEEWAY_S, TokenVerifier
 from libs.common.bus.base import Consumer, QueueSpec
-from libs.common.bus.topology import BROWSER_EXCHANGE, EVENTS_EXCHANGE
+from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
 from libs.common.health import run_checks
 from libs.common.mediator_client import MediatorClient
 from libs.common.metrics import METRICS_CONTENT_TYPE, render_metrics
 from libs.common.resources import Resources
 from services.websocket import metrics, protocol
 from services.websocket.fanout import Fanout
+from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import load_feeds
 from services.websocket.push import Pusher
 from services.websocket.registry import Registry
@@ -67,6 +68,14 @@ class Gateway:
         replayer = Replayer(
             self.resources.sessions, self.pusher, s.ws_resume_limit, s.ws_resume_max_items
         )
+        fanout = Fanout(self.registry, self.feeds, self.pusher, self.mediator, replayer)
+        recovery = FeedRecovery(
+            self.resources.sessions,
+            fanout,
+            self.pusher,
+            s.ws_feed_recovery_minutes,
+            s.ws_feed_recovery_events,
+        )
         self._sessions = Sessions(
             s,
             TokenVerifier(s),
@@ -75,8 +84,8 @@ class Gateway:
             self.pusher,
             self.resources.sessions,
             replayer,
+            recovery,
         )
-        fanout = Fanout(self.registry, self.feeds, self.pusher, self.mediator, replayer)
         self.consumer = await self.resources.bus.consume_raw(
             self._queue_spec(), fanout.on_message, s.amqp_prefetch
         )
@@ -100,7 +109,7 @@ class Gateway:
     def _queue_spec(self) -> QueueSpec:
         """One exclusive, auto-deleted queue per process: every instance sees every push."""
         bindings = [(BROWSER_EXCHANGE, "")]
-        bindings += [(EVENTS_EXCHANGE, key) for key in self.feeds.routing_keys()]
+        bindings += [(ACCEPTED_EXCHANGE, key) for key in self.feeds.routing_keys()]
         name = f"herald.websocket.{uuid.uuid4().hex[:16]}"
         return QueueSpec(name=name, bindings=bindings, durable=False, exclusive=True)
 

@@ -8,7 +8,6 @@ without awaiting any client (a client whose unsent backlog passes the limit is d
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -17,17 +16,19 @@ from typing import Any
 from libs.common.bus import Message
 from libs.common.bus.topology import BROWSER_EXCHANGE
 from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.schemas.accepted import AcceptedEvent, AcceptedEvents
 from libs.common.schemas.inbox import BrowserPush
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.websocket import metrics, protocol
 from services.websocket.feeds import AuthorizeObject, Feed, FeedSet, project
 from services.websocket.push import Pusher
-from services.websocket.registry import Client, Registry
+from services.websocket.registry import Client, GroupKey, Registry
 from services.websocket.replay import Replayer
 
 log = logging.getLogger("herald.websocket.fanout")
 
-Batch = tuple[Feed, set[Client], bytes]
+Batch = tuple[Feed, GroupKey, set[Client], bytes]
+Send = tuple[GroupKey, Iterable[Client], bytes]
 
 
 class Fanout:
@@ -41,6 +42,8 @@ class Fanout:
     ) -> None:
         self.registry, self.feeds, self.pusher, self.mediator = registry, feeds, pusher, mediator
         self.replayer = replayer
+        # live events held for clients whose subscription is recovering (feed_recovery.py)
+        self.recovering: dict[tuple[Client, GroupKey], list[tuple[str, bytes]]] = {}
         self._tail: asyncio.Future[None] | None = None  # the previous event's send
 
     async def on_message(self, message: Message) -> None:
@@ -49,7 +52,8 @@ class Fanout:
             if message.exchange == BROWSER_EXCHANGE:
                 self.on_personal(message.body)
             else:
-                await self.on_event(message.routing_key, message.body)
+                for event in _accepted(message.body):
+                    await self.on_event(message.routing_key, event)
         except Exception:
             log.exception("dropping a message the gateway could not handle: %r", message.body[:512])
         finally:
@@ -90,17 +94,19 @@ class Fanout:
                 live.append(client)
         self.pusher.push(live, data, "counts")
 
-    async def on_event(self, routing_key: str, body: bytes) -> None:
+    async def on_event(self, routing_key: str, event: AcceptedEvent) -> None:
         """Events are checked concurrently but sent in arrival order: a feed never shows
         "closed" before "open" because one permission call took longer."""
         previous, done = self._tail, asyncio.get_running_loop().create_future()
         self._tail = done
         started = time.perf_counter()
         try:
-            sends = await self._prepare_event(routing_key, body)
+            sends = await self.prepare(routing_key, event)
             if previous is not None:
                 await previous
-            for targets, data in sends:
+            for key, targets, data in sends:
+                if self.recovering:
+                    targets = self._hold(key, targets, event.event_id, data)
                 self.pusher.push(targets, data, "event")
             if sends:
                 metrics.PUSH_SECONDS.observe(time.perf_counter() - started)
@@ -109,42 +115,56 @@ class Fanout:
             if self._tail is done:
                 self._tail = None
 
-    async def _prepare_event(
-        self, routing_key: str, body: bytes
-    ) -> list[tuple[Iterable[Client], bytes]]:
+    def _hold(
+        self, key: GroupKey, targets: Iterable[Client], event_id: str, data: bytes
+    ) -> list[Client]:
+        now = []
+        for client in targets:
+            held = self.recovering.get((client, key))
+            if held is None:
+                now.append(client)
+            else:
+                held.append((event_id, data))
+        return now
+
+    async def prepare(
+        self, routing_key: str, event: AcceptedEvent, only: Client | None = None
+    ) -> list[Send]:
+        """The frames of one event and who may get them (``only``: for one client's
+        recovery, whether or not it is subscribed yet)."""
         feeds = self.feeds.matching(routing_key)
         if not feeds:
             return []
-        event = json.loads(body)
-        if not isinstance(event, dict):
-            metrics.BUS_MESSAGES.labels("invalid").inc()
-            return []
         metrics.BUS_MESSAGES.labels("event").inc()
-        tenant = str(event.get("tenant") or "default")
-        batches = self._batches(feeds, tenant, event)
+        batches = self._batches(feeds, event, only)
         if not batches:
             return []
-        allowed = await self._authorize(batches, tenant, event)
-        sends: list[tuple[Iterable[Client], bytes]] = []
-        for feed, group, data in batches:
+        allowed = await self._authorize(batches, event.tenant, event.body)
+        sends: list[Send] = []
+        for feed, key, group, data in batches:
             if feed.config.authorize == "none":
-                sends.append((group, data))
+                sends.append((key, group, data))
             else:
                 targets = [c for c in group if (feed.name, c.user_id) in allowed]
                 metrics.DENIED.inc(len(group) - len(targets))
-                sends.append((targets, data))
+                sends.append((key, targets, data))
         return sends
 
-    def _batches(self, feeds: list[Feed], tenant: str, event: dict[str, Any]) -> list[Batch]:
+    def _batches(self, feeds: list[Feed], event: AcceptedEvent, only: Client | None) -> list[Batch]:
         batches = []
         for feed in feeds:
-            params = feed.params_of(event)
-            group = self.registry.groups.get((feed.name, tenant, params)) if params else None
-            if not group or params is None:
+            params = feed.params_of(event.body)
+            if params is None:
+                continue
+            key = (feed.name, event.tenant, params)  # the tenant ingest stored it under
+            group = {only} if only is not None else self.registry.groups.get(key)
+            if not group:
                 continue
             named = dict(zip(feed.config.params, params, strict=True))
-            data = protocol.entity_event(feed.name, named, project(event, feed.config.fields))
-            batches.append((feed, group, data))
+            data = protocol.entity_event(
+                feed.name, named, project(event.body, feed.config.fields), event
+            )
+            batches.append((feed, key, group, data))
         return batches
 
     async def _authorize(
@@ -152,7 +172,7 @@ class Fanout:
     ) -> set[tuple[str, str]]:
         """(feed, user) pairs allowed; one mediator call for every subscriber of the event."""
         wanted: dict[tuple[PermissionItem, str], list[tuple[str, str]]] = {}
-        for feed, group, _ in batches:
+        for feed, _, group, _ in batches:
             rule = feed.config.authorize
             if not isinstance(rule, AuthorizeObject):
                 continue
@@ -187,3 +207,12 @@ class Fanout:
             return {}
         metrics.MEDIATOR_CALLS.labels("ok").inc()
         return dict(zip(items, answers, strict=True))
+
+
+def _accepted(body: bytes) -> list[AcceptedEvent]:
+    try:
+        return AcceptedEvents.model_validate_json(body).events
+    except ValueError as exc:
+        metrics.BUS_MESSAGES.labels("invalid").inc()
+        log.warning("invalid herald.accepted message: %s", str(exc)[:300])
+        return []

@@ -4,11 +4,13 @@ close codes. Outbound frames are built as UTF-8 JSON bytes once and sent to many
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from libs.common.inbox_cursor import encode
+from libs.common.schemas.accepted import AcceptedEvent
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 
 # Close codes a client can act on (4000-4999 are ours, RFC 6455 §7.4.2).
@@ -23,6 +25,7 @@ CLOSE_TOO_SLOW = 4429  # fell too far behind: reconnect and resume
 MAX_ID_CHARS = 64
 MAX_NOTIFICATION_ID = 2**63 - 1  # BIGINT; a larger last_id made resume answer 'unavailable'
 MAX_CURSOR_CHARS = 64
+FEED_CURSOR_PREFIX = "f1."  # microseconds since the epoch, then the event id
 
 
 class _Cmd(BaseModel):
@@ -40,6 +43,7 @@ class Subscribe(_Cmd):
     type: Literal["subscribe", "unsubscribe"]
     feed: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, max_length=16)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)  # recover after it
 
 
 class Resume(_Cmd):
@@ -106,8 +110,27 @@ def counts(value: UnreadCounts) -> bytes:
     return frame({"type": "counts", "counts": value.model_dump(mode="json")})
 
 
-def entity_event(feed: str, params: dict[str, str], data: dict[str, Any]) -> bytes:
-    return frame({"type": "event", "feed": feed, "params": params, "data": data})
+def entity_event(
+    feed: str, params: dict[str, str], data: dict[str, Any], event: AcceptedEvent
+) -> bytes:
+    """``id`` is Herald's event id, ``cursor`` the feed position to recover from."""
+    body = {"type": "event", "feed": feed, "params": params, "id": event.event_id}
+    body["cursor"] = feed_cursor(event.at, event.event_id)
+    return frame({**body, "data": data})
+
+
+def feed_cursor(at: datetime, event_id: str) -> str:
+    return f"{FEED_CURSOR_PREFIX}{round(at.timestamp() * 1_000_000)}.{event_id}"
+
+
+def read_feed_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """(time, event id) of a feed cursor; None for one this gateway did not issue."""
+    if not cursor.startswith(FEED_CURSOR_PREFIX):
+        return None
+    micros, _, event_id = cursor[len(FEED_CURSOR_PREFIX) :].partition(".")
+    if not micros.isascii() or not micros.isdigit() or len(micros) > 17 or not event_id:
+        return None
+    return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), event_id
 
 
 def close_reason(text: str) -> str:

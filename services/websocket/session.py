@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from libs.common.auth import AuthError, KeysUnavailable, Principal, TokenVerifier
 from libs.common.inbox_cursor import BadCursor, decode, encode
 from services.websocket import inbox, metrics, protocol
+from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import FeedSet
 from services.websocket.protocol import Auth, BadCommand, Ping, Resume, Subscribe
 from services.websocket.push import Pusher
@@ -39,9 +40,11 @@ class Sessions:
         pusher: Pusher,
         db: async_sessionmaker[AsyncSession],
         replayer: Replayer,
+        recovery: FeedRecovery,
     ) -> None:
         self.s, self.verifier, self.registry = settings, verifier, registry
         self.feeds, self.pusher, self.db, self.replayer = feeds, pusher, db, replayer
+        self.recovery = recovery
 
     async def handle(self, conn: ServerConnection) -> None:
         authenticated = await self._authenticate(conn)
@@ -128,7 +131,7 @@ class Sessions:
             await _reply(client.conn, protocol.error("bad_request", exc.reason, exc.cmd_id))
             return
         if isinstance(cmd, Subscribe):
-            reply = self._subscribe(client, cmd)
+            reply = await self._subscribe_recovering(client, cmd)
         elif isinstance(cmd, Resume):
             await self._resume(client, cmd)
             return
@@ -137,6 +140,20 @@ class Sessions:
         else:
             reply = await self._reauth(client, cmd)
         await _reply(client.conn, reply)
+
+    async def _subscribe_recovering(self, client: Client, cmd: Subscribe) -> bytes:
+        """With a feed cursor: the missed events first, then ``subscribed`` saying whether
+        they could all be recovered, then live."""
+        reply = self._subscribe(client, cmd)
+        feed = self.feeds.feeds.get(cmd.feed)
+        if cmd.cursor is None or cmd.type != "subscribe" or feed is None:
+            return reply
+        if b'"type":"subscribed"' not in reply:
+            return reply  # refused: nothing to recover
+        key = (feed.name, client.tenant, feed.check_params(cmd.params))
+        recovered = await self.recovery.recover(client, feed, key, cmd.cursor)
+        body = {"type": "subscribed", "id": cmd.id, "feed": feed.name, "params": cmd.params}
+        return protocol.frame({**body, "recovered": recovered})
 
     def _subscribe(self, client: Client, cmd: Subscribe) -> bytes:
         feed = self.feeds.feeds.get(cmd.feed)

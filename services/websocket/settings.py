@@ -35,3 +35,9 @@ class WebsocketSettings(DatabaseSettings, BusSettings, JwtSettings, MediatorClie
     ws_resume_max_items: int = Field(
         default=2_000, ge=1, description="a larger gap answers recovered: false (reload the page)"
     )
+    ws_feed_recovery_minutes: float = Field(
+        default=5.0, gt=0, le=1_440, description="a feed cursor older than this: recovered false"
+    )
+    ws_feed_recovery_events: int = Field(
+        default=100, ge=1, le=10_000, description="more missed feed events: recovered false"
+    )

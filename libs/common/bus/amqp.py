@@ -26,6 +26,7 @@ EXCHANGES: dict[str, ExchangeType] = {
     t.EVENTS_EXCHANGE: ExchangeType.TOPIC,
     t.WORK_EXCHANGE: ExchangeType.DIRECT,
     t.BROWSER_EXCHANGE: ExchangeType.FANOUT,
+    t.ACCEPTED_EXCHANGE: ExchangeType.TOPIC,
     t.DLX_EXCHANGE: ExchangeType.DIRECT,
 }
 CONFIRM_TIMEOUT_S = 10.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 EVENTS_EXCHANGE = "herald.events"  # topic; routing key <source>.<type>
 WORK_EXCHANGE = "herald.work"  # direct; nudges between stages
 BROWSER_EXCHANGE = "herald.browser"  # fanout; the websocket gateway's personal channel
+ACCEPTED_EXCHANGE = "herald.accepted"  # topic <source>.<type>; stored events, for live feeds
 DLX_EXCHANGE = "herald.dlx"  # direct; dead letters, routed by the queue's name
 
 INGEST_QUEUE = "herald.ingest"

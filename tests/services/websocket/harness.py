@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from libs.common.bus import make_bus
 from libs.common.bus.base import Bus
-from libs.common.bus.topology import BROWSER_EXCHANGE, EVENTS_EXCHANGE
+from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
+from libs.common.schemas.accepted import AcceptedEvent, AcceptedEvents
 from libs.common.schemas.permissions import CheckRequest, CheckResponse, PermissionAnswer
 from services.websocket.app import Gateway
 from services.websocket.settings import WebsocketSettings
@@ -96,8 +98,14 @@ class Running:
         kw.setdefault("origin", ORIGIN)
         return connect(url, compression=None, open_timeout=10, **kw)
 
-    async def event(self, routing_key: str, body: dict[str, Any]) -> None:
-        await self.bus.publish(EVENTS_EXCHANGE, routing_key, json.dumps(body).encode())
+    async def event(self, routing_key: str, body: dict[str, Any]) -> str:
+        """As ingest publishes an event it stored (services/ingest/accepted.py); its id."""
+        event = AcceptedEvent(
+            event_id=str(uuid.uuid4()), tenant=body["tenant"], at=datetime.now(UTC), body=body
+        )
+        message = AcceptedEvents(events=[event]).model_dump_json().encode()
+        await self.bus.publish(ACCEPTED_EXCHANGE, routing_key, message)
+        return event.event_id
 
     async def push(self, body: dict[str, Any]) -> None:
         await self.bus.publish(BROWSER_EXCHANGE, "", json.dumps(body).encode())

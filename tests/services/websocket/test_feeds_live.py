@@ -59,12 +59,14 @@ async def test_only_whitelisted_fields_reach_the_browser(database_url: str, amqp
             await gw.event("tenders.tender.updated", envelope("T-2", title="other tender"))
             secret = envelope("T-1", title="Fire certificate", contact_phone="+7 900 000")
             secret["entity"]["attributes"]["budget"] = 1_000_000
-            await gw.event("tenders.tender.updated", secret)
+            event_id = await gw.event("tenders.tender.updated", secret)
             got = await recv_json(conn)
+        assert got.pop("cursor").startswith("f1.")
         assert got == {
             "type": "event",
             "feed": "tender",
             "params": {"tender_id": "T-1"},
+            "id": event_id,
             "data": {
                 "id": secret["id"],
                 "type": "tender.updated",

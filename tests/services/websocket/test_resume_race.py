@@ -19,14 +19,9 @@ from herald.emit import sample_event
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
 from libs.common.inbox_cursor import decode
 from libs.common.producer import EventProducer
-from services.ingest.app import create_app as ingest_app
-from services.processor.app import create_app as processor_app
-from services.processor.settings import ProcessorSettings
-from services.sender.app import create_app as sender_app
-from services.sender.settings import SenderSettings
-from tests.apps import eventually, ingest_settings, running, user_token
-from tests.services.sender.support import MEDIATOR_KEY, mediator_server
+from tests.apps import eventually, user_token
 from tests.services.websocket.harness import Running, gateway, recv_json
+from tests.services.websocket.pipeline import start_pipeline
 
 USER = "u-1"
 EVENTS = 160
@@ -91,22 +86,6 @@ async def _all_sent(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return left == 0 and made == EVENTS
 
 
-async def _start_pipeline(stack: AsyncExitStack, database_url: str, amqp_url: str) -> None:
-    mediator_url = await stack.enter_async_context(mediator_server())
-    await stack.enter_async_context(running(ingest_app(ingest_settings(database_url, amqp_url))))
-    for _ in range(2):
-        processor = ProcessorSettings(database_url=database_url, amqp_url=amqp_url)
-        await stack.enter_async_context(running(processor_app(processor)))
-        sender = SenderSettings(
-            database_url=database_url,
-            amqp_url=amqp_url,
-            mediator_url=mediator_url,
-            mediator_api_key=MEDIATOR_KEY,
-            sender_sweep_interval_s=0.2,
-        )
-        await stack.enter_async_context(running(sender_app(sender)))
-
-
 async def _steady_load(amqp_url: str) -> None:
     async with EventProducer.amqp(amqp_url) as producer:
         for n in range(EVENTS):
@@ -121,7 +100,7 @@ async def test_two_tabs_dropping_under_load_lose_nothing_and_repeat_nothing(
     database_url: str, amqp_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with AsyncExitStack() as stack:
-        await _start_pipeline(stack, database_url, amqp_url)
+        await start_pipeline(stack, database_url, amqp_url, copies=2)
         gw = await stack.enter_async_context(gateway(database_url, amqp_url))
         tabs = [Tab(gw, seed) for seed in (1, 2)]
         for tab in tabs:  # both tabs open before the first event: they expect every one
