@@ -17,8 +17,10 @@
   var state = {
     token: null,
     items: new Map(), // id -> {item, element}
-    lastId: 0, // the newest notification id seen: what a reconnect resumes from
-    cursor: null,
+    lastId: 0, // the newest notification id seen (read-all marks up to it)
+    cursor: null, // the gateway's cursor of the newest notification seen: what a reconnect resumes from
+    page: null, // the REST list's cursor of the next (older) page
+    loaded: false, // the first page is read after the first welcome: nothing falls in between
     socket: null,
     retryMs: RECONNECT_MIN_MS,
     pingTimer: null,
@@ -93,10 +95,10 @@
   }
 
   function loadPage() {
-    var query = "?limit=" + PAGE + (state.cursor ? "&cursor=" + encodeURIComponent(state.cursor) : "");
+    var query = "?limit=" + PAGE + (state.page ? "&cursor=" + encodeURIComponent(state.page) : "");
     return api("GET", "/v1/inbox" + query).then(function (page) {
       page.items.forEach(function (item) { render(item, false); });
-      state.cursor = page.next_cursor;
+      state.page = page.next_cursor; // the REST list's own cursor (older items), not the gateway's
       $("more").hidden = !page.next_cursor;
       $("empty").hidden = state.items.size > 0;
     });
@@ -128,7 +130,11 @@
     var socket = new WebSocket(wsUrl);
     socket.binaryType = "arraybuffer"; // the gateway sends UTF-8 JSON, possibly as binary frames
     state.socket = socket;
-    socket.onopen = function () { socket.send(JSON.stringify({ type: "auth", token: state.token })); };
+    socket.onopen = function () {
+      var auth = { type: "auth", token: state.token };
+      if (state.cursor) { auth.resume = state.cursor; } // replayed before anything live
+      socket.send(JSON.stringify(auth));
+    };
     socket.onmessage = function (event) { onFrame(socket, JSON.parse(decode(event.data))); };
     socket.onclose = function (event) { onClose(event); };
   }
@@ -140,18 +146,42 @@
   function onFrame(socket, frame) {
     if (frame.type === "welcome") {
       state.retryMs = RECONNECT_MIN_MS;
-      setStatus("live");
       showError("");
-      // replay whatever arrived while we were away (or before the socket opened)
-      socket.send(JSON.stringify({ type: "resume", last_id: state.lastId }));
       keepAlive(socket, frame.idle_timeout_s);
+      if (state.cursor) {
+        setStatus("catching up"); // the replay of what we missed comes first
+      } else {
+        state.cursor = frame.cursor; // live from here; the first page holds what came before
+        setStatus("live");
+        firstPage();
+      }
+    } else if (frame.type === "resumed") {
+      state.cursor = frame.cursor;
+      setStatus("live");
+      if (!frame.recovered) { reload(); } // too much missed: read the inbox again
     } else if (frame.type === "notification") {
+      if (frame.cursor) { state.cursor = frame.cursor; }
       render(frame.item, true); // the gateway follows it with a "counts" frame (live and resume)
     } else if (frame.type === "counts") {
       setCount(frame.counts);
     } else if (frame.type === "error") {
       showError("gateway: " + frame.reason);
     }
+  }
+
+  function firstPage() {
+    if (state.loaded) { return; }
+    state.loaded = true;
+    Promise.all([loadPage(), api("GET", "/v1/inbox/counts").then(setCount)])
+      .catch(function (err) { showError(String(err.message || err)); });
+  }
+
+  function reload() {
+    state.items.forEach(function (entry) { entry.element.remove(); });
+    state.items.clear();
+    state.loaded = false;
+    state.page = null;
+    firstPage();
   }
 
   function keepAlive(socket, idleS) {
@@ -188,9 +218,7 @@
     $("login").hidden = true;
     $("inbox").hidden = false;
     $("who").textContent = whoAmI(token);
-    Promise.all([loadPage(), api("GET", "/v1/inbox/counts").then(setCount)])
-      .catch(function (err) { showError(String(err.message || err)); })
-      .then(connect);
+    connect(); // the first page is read once the gateway said where "live" starts
   }
 
   $("login").addEventListener("submit", function (event) {
