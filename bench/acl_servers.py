@@ -57,7 +57,10 @@ def mediator_app(modules_file: str) -> Any:
     from services.acl_mediator.app import create_app
     from services.acl_mediator.settings import MediatorSettings
 
-    settings = MediatorSettings(api_keys={API_KEY: "bench"}, acl_modules_file=Path(modules_file))
+    settings = MediatorSettings(
+        api_keys={API_KEY: {"scopes": ["permissions"], "tenants": ["*"]}},
+        acl_modules_file=Path(modules_file),
+    )
     return create_app(settings)
 
 

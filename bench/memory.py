@@ -75,7 +75,9 @@ def service_env(db_url: str, amqp_url: str, ports: dict[str, int], workdir: Path
         **keep,
         "HERALD_DATABASE_URL": db_url,
         "HERALD_AMQP_URL": amqp_url,
-        "HERALD_API_KEYS": json.dumps({API_KEY: "*", MEDIATOR_KEY: "sender"}),
+        "HERALD_API_KEYS": json.dumps(
+            {API_KEY: "*", MEDIATOR_KEY: {"scopes": ["permissions"], "tenants": ["*"]}}
+        ),
         "HERALD_JWT_SECRET": "bench-memory-jwt-secret-0123456789abcdef",
         "HERALD_JWT_AUDIENCE": "herald",
         "HERALD_JWT_ISSUER": "https://sso.bench",

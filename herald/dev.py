@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -12,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from herald.emit import DEV_API_KEY
+from herald.emit import DEV_API_KEY, DEV_DIRECTORY_KEY, DEV_KEYS, DEV_SERVICES_KEY
 from herald.services import Service, build_asgi, load_settings
 from services.acl_mediator.dev import write_dev_modules_file
 from services.ingest.admin.devlogin import DEV_ADMIN_USER, dev_admin_environment, dev_admin_password
@@ -35,13 +36,13 @@ def dev_environment(data_dir: Path) -> dict[str, str]:
     return {
         "HERALD_DATABASE_URL": f"sqlite+aiosqlite:///{(data_dir / 'herald.db').resolve()}",
         "HERALD_AMQP_URL": "memory://",
-        "HERALD_API_KEYS": f'{{"{DEV_API_KEY}": "*"}}',
+        "HERALD_API_KEYS": json.dumps(DEV_KEYS),
         "HERALD_JWT_SECRET": secret_file.read_text().strip(),
         "HERALD_JWT_AUDIENCE": "herald",
         "HERALD_JWT_ISSUER": "herald-dev",
         "HERALD_OUTBOX_DIR": str((data_dir / "outbox").resolve()),
         "HERALD_MEDIATOR_URL": "http://127.0.0.1:8002",
-        "HERALD_MEDIATOR_API_KEY": DEV_API_KEY,
+        "HERALD_MEDIATOR_API_KEY": DEV_SERVICES_KEY,
         "HERALD_ACL_MODULES_FILE": str(write_dev_modules_file(data_dir)),
         "HERALD_WS_ALLOWED_ORIGINS": '["http://127.0.0.1:8000", "http://localhost:8000"]',
         **_dev_feeds(),
@@ -143,7 +144,8 @@ Herald dev is running (SQLite + in-memory bus, demo data).
   sender health       http://{host}:8004/healthz
   reference module    http://127.0.0.1:8005   (permissions backend the mediator asks)
   e-mail outbox       {(data_dir / "outbox").resolve()}
-  producer API key    {DEV_API_KEY}
+  producer API key    {DEV_API_KEY}   (events of tenders, approvals in tenant default)
+  directory API key   {DEV_DIRECTORY_KEY}   (PUT /v1/recipients/<user>)
   token for user u-17 {token}
   admin UI            http://{host}:8000/admin   login {DEV_ADMIN_USER} / {admin_password}
   live inbox page     http://{host}:8000/inbox/#token={token}

@@ -9,6 +9,27 @@ from pathlib import Path
 from typing import Any
 
 DEV_API_KEY = "dev-producer-key-change-me"  # only ever accepted by `herald dev`
+# `herald dev`'s keys, least privilege (DESIGN §3.1): the demo modules' events in tenant
+# default for producers; the permissions scope for Herald's own services; the directory.
+DEV_KEYS: dict[str, dict[str, Any]] = {
+    DEV_API_KEY: {
+        "name": "dev producer",
+        "scopes": ["events"],
+        "sources": ["tenders", "approvals"],
+        "tenants": ["default"],
+    },
+    "dev-services-key-change-me": {
+        "name": "herald services",
+        "scopes": ["permissions"],
+        "tenants": ["*"],
+    },
+    "dev-directory-key-change-me": {
+        "name": "dev directory",
+        "scopes": ["directory"],
+        "tenants": ["default"],
+    },
+}
+DEV_SERVICES_KEY, DEV_DIRECTORY_KEY = list(DEV_KEYS)[1:]
 
 
 def sample_event() -> dict[str, Any]:

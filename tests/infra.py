@@ -82,3 +82,28 @@ async def create_vhost(name: str) -> str:
 
 async def delete_vhost(name: str) -> None:
     await asyncio.to_thread(_rabbitmqctl, "delete_vhost", name)
+
+
+async def add_broker_user(name: str, password: str) -> None:
+    """A RabbitMQ user (users are broker-wide: give them unique names, delete them after)."""
+    await asyncio.to_thread(_rabbitmqctl, "add_user", name, password)
+
+
+async def grant(vhost_url: str, user: str, configure: str, write: str, read: str) -> None:
+    """``rabbitmqctl set_permissions`` on the vhost of ``vhost_url`` (regular expressions)."""
+    vhost = unquote(urlsplit(vhost_url).path[1:])
+    await asyncio.to_thread(
+        _rabbitmqctl, "set_permissions", "-p", vhost, user, configure, write, read
+    )
+
+
+async def delete_broker_user(name: str) -> None:
+    await asyncio.to_thread(_rabbitmqctl, "delete_user", name)
+
+
+def as_user(vhost_url: str, user: str, password: str) -> str:
+    """The same broker and vhost, logged in as another user."""
+    parts = urlsplit(vhost_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))

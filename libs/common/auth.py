@@ -7,8 +7,9 @@ confusion are refused by construction), and requires ``exp``, ``aud`` and ``iss`
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from pydantic import Field, model_validator
@@ -20,6 +21,7 @@ from libs.common.settings import HeraldSettings
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGS = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}
 LEEWAY_S = 10  # clock skew between the token issuer and us
+T = TypeVar("T")
 # A removed key works at most this long; each fetch is one small GET per process.
 JWKS_CACHE_S = 300.0
 # Unknown kids refetch at most this often: junk kids cost the key server 1 GET / 5 s / process.
@@ -165,12 +167,12 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithms[0])
 
 
-def match_api_key(api_keys: dict[str, str], presented: str | None) -> str | None:
-    """The caller's name for a valid key, compared in constant time; None otherwise."""
+def match_api_key(api_keys: Mapping[str, T], presented: str | None) -> T | None:
+    """What a valid key maps to (its principal), compared in constant time; None otherwise."""
     if not presented:
         return None
     found = None
-    for key, name in api_keys.items():
+    for key, value in api_keys.items():
         if hmac.compare_digest(key.encode(), presented.encode()):
-            found = name
+            found = value
     return found

@@ -36,7 +36,10 @@ class EventProducer:
 
     @classmethod
     def amqp(cls, url: str) -> EventProducer:
-        return cls(bus=make_bus(url))
+        """Messages carry the URL's user as ``user_id`` (RabbitMQ refuses any other), which
+        ``HERALD_AMQP_PRODUCERS`` maps to what it may emit; the user needs only write access
+        to ``herald.events`` (docs/security.md)."""
+        return cls(bus=make_bus(url, producer=True))
 
     @classmethod
     def http(cls, base_url: str, api_key: str, timeout_s: float = 10.0) -> EventProducer:
@@ -47,7 +50,11 @@ class EventProducer:
 
     async def __aenter__(self) -> EventProducer:
         if self._bus is not None:
-            await self._bus.connect()
+            try:
+                await self._bus.connect()
+            except BaseException:  # e.g. no herald.events yet: leave no connection behind
+                await self._bus.close()
+                raise
         return self
 
     async def __aexit__(

@@ -7,8 +7,10 @@ required settings are missing, and never because of another service's.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.common.principals import PrincipalSetting, ServicePrincipal, named_keys, named_users
 
 DEFAULT_PORTS: dict[str, int] = {
     "ingest": 8000,
@@ -57,19 +59,47 @@ class BusSettings(HeraldSettings):
 
 
 class ServiceKeySettings(HeraldSettings):
-    api_keys: dict[str, str] = Field(
-        description='JSON {"<key>": "<source or service>"}; sent as the X-API-Key header',
+    api_keys: dict[str, PrincipalSetting] = Field(
+        description='JSON {"<key>": {"scopes": [...], "sources": [...], "tenants": [...]}} or '
+        '{"<key>": "<source>"} (events of that source in tenant default; "*" = everything); '
+        "sent as the X-API-Key header (DESIGN §3.1)",
     )
 
     @field_validator("api_keys")
     @classmethod
-    def _non_empty(cls, value: dict[str, str]) -> dict[str, str]:
+    def _non_empty(cls, value: dict[str, ServicePrincipal]) -> dict[str, ServicePrincipal]:
         if not value:
             raise ValueError("at least one API key is required")
-        short = [name for key, name in value.items() if len(key) < 16]
+        named = named_keys(value)
+        short = [named[key].name for key in value if len(key) < 16]
         if short:
             raise ValueError(f"API keys must be at least 16 characters (short: {short})")
-        return value
+        return named
+
+
+class AmqpProducerSettings(BusSettings):
+    amqp_producers: dict[str, PrincipalSetting] | None = Field(
+        default=None,
+        description='JSON {"<rabbitmq user>": {"scopes": [...], "sources": [...], '
+        '"tenants": [...]}} (or a string shorthand); unset = every broker user is trusted',
+    )
+
+    @field_validator("amqp_producers", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes `${HERALD_AMQP_PRODUCERS:-}`
+
+    @field_validator("amqp_producers")
+    @classmethod
+    def _named(
+        cls, value: dict[str, ServicePrincipal] | None, info: ValidationInfo
+    ) -> dict[str, ServicePrincipal] | None:
+        if value is None:
+            return None
+        if str(info.data.get("amqp_url", "")).startswith("memory://"):
+            # the in-process bus has no users: every message would be rejected
+            raise ValueError("needs RabbitMQ: the in-memory bus (memory://) has no users")
+        return named_users(value)
 
 
 class MediatorClientSettings(HeraldSettings):

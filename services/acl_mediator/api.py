@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from libs.common.auth import match_api_key
+from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.permissions import (
     CheckRequest,
     CheckResponse,
@@ -33,16 +34,26 @@ _ENCODED = {
 
 async def calling_service(
     request: Request, x_api_key: Annotated[str | None, Header()] = None
-) -> str:
-    """The caller's name for a valid X-API-Key; async, so FastAPI does not hop to a thread."""
-    name = match_api_key(request.app.state.settings.api_keys, x_api_key)
-    if name is None:
+) -> ServicePrincipal:
+    """A valid X-API-Key with the ``permissions`` scope: a producer's key may not probe who
+    may read what (DESIGN §3.1). Async, so FastAPI does not hop to a thread."""
+    keys: dict[str, ServicePrincipal] = request.app.state.settings.api_keys
+    caller = match_api_key(keys, x_api_key)
+    if caller is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
-    return name
+    if not caller.has(Scope.PERMISSIONS):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.name} lacks the permissions scope")
+    return caller
+
+
+def in_tenant(caller: ServicePrincipal, tenant: str) -> None:
+    why = caller.refusal(Scope.PERMISSIONS, tenant)
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
 
 router = APIRouter(prefix="/v1/permissions", tags=["permissions"])
-Caller = Annotated[str, Depends(calling_service)]
+Caller = Annotated[ServicePrincipal, Depends(calling_service)]
 
 
 @router.post(
@@ -59,8 +70,9 @@ Caller = Annotated[str, Depends(calling_service)]
         }
     },
 )
-async def check(request: Request, _caller: Caller) -> Response:
+async def check(request: Request, caller: Caller) -> Response:
     batch = parse_body(await read_capped(request), CheckRequest)
+    in_tenant(caller, batch.tenant)
     checker: Checker = request.app.state.checker
     verdicts = await checker.check(batch.tenant, batch.items)
     return Response(encode(verdicts), media_type="application/json")
@@ -72,7 +84,8 @@ async def check(request: Request, _caller: Caller) -> Response:
     description=INVALIDATE_DESCRIPTION,
     response_model=InvalidateResponse,
 )
-async def invalidate(body: InvalidateRequest, request: Request, _caller: Caller) -> Any:
+async def invalidate(body: InvalidateRequest, request: Request, caller: Caller) -> Any:
+    in_tenant(caller, body.tenant)
     checker: Checker = request.app.state.checker
     obj = None
     if body.module and body.object_type and body.object_id:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from libs.common.principals import Scope, ServicePrincipal
 from libs.common.settings import ServiceKeySettings
 from services.acl_mediator.modules import ModulesFile, load_modules
 
@@ -19,6 +20,18 @@ class MediatorSettings(ServiceKeySettings):
     acl_grant_ttl_s: float = Field(default=30.0, gt=0, le=3600)
     acl_deny_ttl_s: float = Field(default=5.0, gt=0, le=3600)
     acl_cache_size: int = Field(default=200_000, ge=1, le=10_000_000)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _some_key_may_ask(cls, value: dict[str, ServicePrincipal]) -> dict[str, ServicePrincipal]:
+        """Only keys with the permissions scope may call the mediator (DESIGN §3.1); without
+        one it could answer nobody. A value like "sender" now means a producer's events."""
+        if not any(p.has(Scope.PERMISSIONS) for p in value.values()):
+            raise ValueError(
+                'no key has the "permissions" scope: give callers '
+                '{"scopes": ["permissions"], "tenants": ["*"]} (or "*")'
+            )
+        return value
 
     @field_validator("acl_modules_file")
     @classmethod

@@ -12,6 +12,7 @@ from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
 from libs.common.resources import Resources
 from services.ingest.admin import mount_admin
+from services.ingest.authorize import amqp_gate
 from services.ingest.consumer import IngestConsumer, ingest_queue
 from services.ingest.digest_api import router as digest_router
 from services.ingest.errors import install_error_handlers
@@ -36,6 +37,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
                 batch_size=settings.ingest_batch_size,
                 linger_s=settings.ingest_batch_linger_ms / 1000,
                 max_recipients=settings.max_recipients_per_event,
+                gate=amqp_gate(settings.amqp_producers),
             )
             await consumer.start(ingest_queue(settings.ingest_bindings), settings.amqp_prefetch)
         try:

@@ -14,6 +14,7 @@ from libs.common.auth import (
     TokenVerifier,
     match_api_key,
 )
+from libs.common.principals import ServicePrincipal
 
 _bearer = HTTPBearer(auto_error=False, description="a user JWT (sub, tenant, aud, iss, exp)")
 
@@ -44,15 +45,16 @@ async def current_user(
 
 async def calling_service(
     request: Request, x_api_key: Annotated[str | None, Header()] = None
-) -> str:
-    """The name a valid service API key maps to (HERALD_API_KEYS); 401 otherwise. ``async``
-    although it never awaits: FastAPI runs a plain ``def`` dependency in a worker thread,
-    a thread hop per request for a dictionary lookup."""
-    name = match_api_key(request.app.state.settings.api_keys, x_api_key)
-    if name is None:
+) -> ServicePrincipal:
+    """The principal a valid service API key maps to (HERALD_API_KEYS); 401 otherwise; what
+    it may do is each route's question. ``async`` although it never awaits: FastAPI runs a
+    plain ``def`` dependency in a worker thread, a thread hop per request for a lookup."""
+    keys: dict[str, ServicePrincipal] = request.app.state.settings.api_keys
+    principal = match_api_key(keys, x_api_key)
+    if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
-    return name
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
-CallingService = Annotated[str, Depends(calling_service)]
+CallingService = Annotated[ServicePrincipal, Depends(calling_service)]

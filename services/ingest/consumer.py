@@ -33,6 +33,7 @@ from libs.common.db.outage import is_transient
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from services.ingest import metrics as m
 from services.ingest.accepted import publish_accepted
+from services.ingest.authorize import AmqpGate
 from services.ingest.decode import Accepted, Decoded, Rejected, decode
 from services.ingest.intake import store_events, store_rejected
 from services.ingest.nudge import nudge_processor
@@ -68,9 +69,11 @@ class IngestConsumer:
         linger_s: float = 0.005,
         flushers: int = 2,
         max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+        gate: AmqpGate | None = None,
     ) -> None:
         self._sessions, self._bus = sessions, bus
         self._max_recipients = max_recipients
+        self._gate = gate or AmqpGate(None)  # who published it, under which routing key
         self._batch_size, self._linger_s, self._flushers = batch_size, linger_s, flushers
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,7 +99,9 @@ class IngestConsumer:
 
     async def _on_message(self, message: Message) -> None:
         _RECEIVED.inc()
-        decoded = decode(message.body, message.headers, self._max_recipients)
+        decoded = self._gate.judge(
+            message, decode(message.body, message.headers, self._max_recipients)
+        )
         self._inbox.put_nowait(_Item(message, decoded))
 
     async def _run(self) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.errors import ValidationFailed
+from libs.common.principals import ServicePrincipal
 from libs.common.schemas.envelope import (
     DEFAULT_MAX_RECIPIENTS,
     MAX_EVENT_BYTES,
@@ -25,6 +26,7 @@ from libs.common.schemas.openapi import self_contained
 from services.ingest import metrics as m
 from services.ingest.accepted import publish_accepted
 from services.ingest.auth_deps import CallingService
+from services.ingest.authorize import keep_refused, refused_items
 from services.ingest.decode import Accepted, check_storable
 from services.ingest.intake import Stored, store_events
 from services.ingest.nudge import nudge_processor
@@ -33,7 +35,6 @@ MAX_BATCH = 500
 MAX_REQUEST_BYTES = 16 * MAX_EVENT_BYTES  # a batch of 500 ordinary events fits many times over
 MAX_ERRORS = 50  # enough to fix a batch; bounded so a bad batch cannot echo megabytes back
 RETRY_AFTER_S = 5
-ANY_SOURCE = "*"
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -65,8 +66,9 @@ _BATCH_SCHEMA = {
     response_model=Accepted202,
     summary="Submit one event or a batch of up to 500",
     description="Stored ids come back in request order; a repeat of (tenant, source, id) "
-    "returns the first row's id with `duplicates[i] = true`. The API key's source must equal "
-    "each event's `source` (a key for `*` may send any).",
+    "returns the first row's id with `duplicates[i] = true`. Each event's `source` and "
+    "`tenant` must be within the API key's (`directory` events need its `directory` scope); "
+    "otherwise 403, and the refused events are kept as rejected with the reason.",
     responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
     openapi_extra={
         "requestBody": {
@@ -78,7 +80,7 @@ _BATCH_SCHEMA = {
 async def post_events(request: Request, caller: CallingService) -> Accepted202:
     cap = request.app.state.settings.max_recipients_per_event
     items = parse_items(await read_limited(request), cap)
-    authorize(caller, items)
+    await authorize(request, caller, items)
     m.RECEIVED.labels("http").inc(len(items))
     stored = await store(request, items)
     await publish_accepted(request.app.state.resources.bus, items, stored)  # feeds
@@ -128,14 +130,13 @@ def parse_items(raw: bytes, max_recipients: int = DEFAULT_MAX_RECIPIENTS) -> lis
     return accepted
 
 
-def authorize(caller: str, items: list[Accepted]) -> None:
-    """A key belongs to one source; ``*`` is for trusted internal producers."""
-    for item in items:
-        if caller != ANY_SOURCE and item.envelope.source != caller:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this API key may emit source {caller!r}, not {item.envelope.source!r}",
-            )
+async def authorize(request: Request, caller: ServicePrincipal, items: list[Accepted]) -> None:
+    """All or nothing: one event outside the key's sources or tenants refuses the batch (403),
+    and each such event is kept as a ``rejected`` row with the reason (DESIGN §3.1)."""
+    refused = refused_items(caller, items)
+    if refused:
+        await keep_refused(request.app.state.resources.sessions, refused)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused[0].reason)
 
 
 async def store(request: Request, items: list[Accepted]) -> list[Stored]:

@@ -12,13 +12,10 @@ from pydantic import AfterValidator, BaseModel
 from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient
 from libs.common.directory import RecipientFields, recipient_dict, upsert_recipient
+from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.storable import no_nul
 from services.ingest.auth_deps import CallingService
-
-# A producer's key names its module; only these may rewrite people's addresses (a leaked
-# "tenders" key must not be able to redirect everyone's e-mail).
-DIRECTORY_CALLERS = frozenset({"*", "directory"})
 
 router = APIRouter(prefix="/v1/recipients", tags=["directory"])
 
@@ -40,11 +37,12 @@ class RecipientOut(BaseModel):
     updated_at: datetime
 
 
-def _allowed(caller: str) -> None:
-    if caller not in DIRECTORY_CALLERS:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"key for {caller!r} may not change the directory"
-        )
+def _allowed(caller: ServicePrincipal, tenant: str) -> None:
+    """Only the directory scope, in its tenants, reads or rewrites people's addresses: a
+    leaked module key must not be able to redirect everyone's e-mail (DESIGN §3.1)."""
+    why = caller.refusal(Scope.DIRECTORY, tenant)
+    if why is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
 
 async def _read(request: Request, tenant: str, user_id: str) -> RecipientOut:
@@ -64,7 +62,7 @@ async def put_recipient(
     tenant: Tenant = "default",
 ) -> RecipientOut:
     """Fields left out keep their stored value (a sync never clears a linked Telegram chat)."""
-    _allowed(caller)
+    _allowed(caller, tenant)
     async with transaction(request.app.state.resources.sessions) as session:
         await upsert_recipient(session, tenant, user_id, fields)
     return await _read(request, tenant, user_id)
@@ -74,5 +72,5 @@ async def put_recipient(
 async def get_recipient(
     request: Request, user_id: UserId, caller: CallingService, tenant: Tenant = "default"
 ) -> RecipientOut:
-    _allowed(caller)
+    _allowed(caller, tenant)
     return await _read(request, tenant, user_id)

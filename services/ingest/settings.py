@@ -6,14 +6,14 @@ from pydantic import Field
 
 from libs.common.auth import JwtSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
-from libs.common.settings import BusSettings, DatabaseSettings, ServiceKeySettings
+from libs.common.settings import AmqpProducerSettings, DatabaseSettings, ServiceKeySettings
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.telegram_api import TelegramLinkSettings
 
 
 class IngestSettings(
     DatabaseSettings,
-    BusSettings,
+    AmqpProducerSettings,  # the broker, and who may publish to it
     ServiceKeySettings,
     JwtSettings,
     TelegramLinkSettings,

@@ -31,6 +31,7 @@ from services.sender.settings import SenderSettings
 from services.websocket.app import Gateway
 from services.websocket.settings import WebsocketSettings
 from tests.apps import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, ingest_settings
+from tests.services.acl_mediator.support import CALLER
 
 HOST = "127.0.0.1"
 MEDIATOR_KEY = "browser-test-mediator-key-0123"
@@ -135,7 +136,7 @@ class Stack:
         modules.write_text(yaml.safe_dump({"modules": {m: {"base_url": base} for m in MODULES}}))
         mediator = bound_socket()
         mediator_settings = MediatorSettings(
-            api_keys={MEDIATOR_KEY: "herald"}, acl_modules_file=modules
+            api_keys={MEDIATOR_KEY: CALLER}, acl_modules_file=modules
         )
         await start_http(mediator_app(mediator_settings), mediator, servers)
         mediator_url = f"http://{HOST}:{port_of(mediator)}"

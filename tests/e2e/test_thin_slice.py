@@ -26,7 +26,7 @@ from services.processor.settings import ProcessorSettings
 from services.sender.app import create_app as sender_app
 from services.sender.settings import SenderSettings
 from tests.apps import API_KEY, eventually, ingest_settings, running
-from tests.services.acl_mediator.support import KEY, modules_file, serve
+from tests.services.acl_mediator.support import CALLER, KEY, modules_file, serve
 
 
 async def test_thin_slice_on_postgres_and_rabbitmq(
@@ -68,9 +68,7 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
         )
         modules = modules_file(tmp_path, {"tenders": {"base_url": backend}})
         mediator_url = await stack.enter_async_context(
-            serve(
-                mediator_app(MediatorSettings(api_keys={KEY: "sender"}, acl_modules_file=modules))
-            )
+            serve(mediator_app(MediatorSettings(api_keys={KEY: CALLER}, acl_modules_file=modules)))
         )
         http = await stack.enter_async_context(
             running(ingest_app(ingest_settings(db_url, amqp_url)))

@@ -15,6 +15,7 @@ from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.acl_mediator.app import create_app
 from services.acl_mediator.settings import MediatorSettings
 from tests.services.acl_mediator.support import (
+    CALLER,
     KEY,
     closed_port_url,
     modules_file,
@@ -27,7 +28,7 @@ from tests.services.acl_mediator.support import (
 async def client_for_mediator(tmp_path: Path) -> AsyncIterator[MediatorClient]:
     async with serve(reference_app()) as backend_url:
         settings = MediatorSettings(
-            api_keys={KEY: "sender"},
+            api_keys={KEY: CALLER},
             acl_modules_file=modules_file(tmp_path, {"tenders": {"base_url": backend_url}}),
         )
         app = create_app(settings)

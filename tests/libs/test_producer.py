@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from herald.emit import sample_event
+from libs.common.bus.amqp import AmqpBus
 from libs.common.errors import PermanentError, ValidationFailed
 from libs.common.producer import HTTP_BATCH, EventProducer
 from services.ingest.app import create_app
@@ -28,9 +29,19 @@ async def test_amqp_emit_is_confirmed_into_the_queue(amqp_url: str) -> None:
 
 
 async def test_amqp_unroutable_event_raises_instead_of_vanishing(amqp_url: str) -> None:
-    async with EventProducer.amqp(amqp_url) as producer:  # no queue bound to herald.events
+    herald = AmqpBus(amqp_url)  # Herald declares its exchanges; no queue is bound yet
+    await herald.connect()
+    await herald.close()
+    async with EventProducer.amqp(amqp_url) as producer:
         with pytest.raises(PermanentError, match="unroutable"):
             await producer.emit(sample_event())
+
+
+async def test_amqp_producer_on_a_broker_without_herald_says_so(amqp_url: str) -> None:
+    """A producer's broker user may not declare exchanges (DESIGN §3.1): it finds them."""
+    with pytest.raises(PermanentError, match=r"herald\.events does not exist"):
+        async with EventProducer.amqp(amqp_url):
+            pass
 
 
 async def test_invalid_event_is_refused_before_sending(amqp_url: str) -> None:

@@ -29,13 +29,14 @@ from tests.security.fuzzing import (
     scratch_database,
     threaded_server,
 )
-from tests.services.acl_mediator.support import KEY as MEDIATOR_KEY
 from tests.services.acl_mediator.support import (
+    CALLER,
     closed_port_url,
     modules_file,
     reference_app,
     url_log,
 )
+from tests.services.acl_mediator.support import KEY as MEDIATOR_KEY
 
 EXAMPLES = int(os.environ.get("HERALD_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 UNFUZZED = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})  # no input to vary
@@ -48,7 +49,7 @@ def _ingest(database_url: str) -> Any:
 
 
 def _mediator(modules: Path, urls: list[str] | None = None) -> Any:
-    settings = MediatorSettings(api_keys={MEDIATOR_KEY: "sender"}, acl_modules_file=modules)
+    settings = MediatorSettings(api_keys={MEDIATOR_KEY: CALLER}, acl_modules_file=modules)
     return create_mediator(settings, trace_configs=[url_log(urls if urls is not None else [])])
 
 

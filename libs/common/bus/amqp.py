@@ -13,12 +13,13 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     ExchangeType,
 )
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from libs.common.bus import topology as t
 from libs.common.bus.acks import AmqpAcker
 from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler
 from libs.common.errors import PermanentError, TransientError
+from libs.common.principals import broker_user
 
 log = logging.getLogger("herald.bus.amqp")
 
@@ -44,8 +45,14 @@ class _AmqpConsumer(Consumer):
 
 
 class AmqpBus(Bus):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, producer: bool = False) -> None:
+        """``producer=True`` (``EventProducer``): find Herald's exchanges instead of declaring
+        them, since a producer's broker user may only write to ``herald.events`` (a passive
+        declare needs no rights), and stamp each message with that user (``user_id``, which
+        RabbitMQ checks and ingest maps to a principal, DESIGN §3.1)."""
         self._url = url
+        self._producer = producer
+        self._user_id = broker_user(url) if producer else None
         self._conn: AbstractRobustConnection | None = None
         self._pub: AbstractChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
@@ -54,6 +61,9 @@ class AmqpBus(Bus):
     async def connect(self) -> None:
         self._conn = await aio_pika.connect_robust(self._url, client_properties={"app": "herald"})
         self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+        if self._producer:
+            self._exchanges[t.EVENTS_EXCHANGE] = await _find_events_exchange(self._pub)
+            return
         for name, kind in EXCHANGES.items():
             self._exchanges[name] = await self._pub.declare_exchange(name, kind, durable=True)
 
@@ -121,6 +131,7 @@ class AmqpBus(Bus):
             body,
             headers=headers or {},
             message_id=message_id,
+            user_id=self._user_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
@@ -156,6 +167,15 @@ class AmqpBus(Bus):
             raise TransientError("AMQP connection lost; reconnecting")
 
 
+async def _find_events_exchange(channel: AbstractChannel) -> aio_pika.abc.AbstractExchange:
+    try:
+        return await channel.get_exchange(t.EVENTS_EXCHANGE)  # passive: needs no rights
+    except ChannelNotFoundEntity as exc:
+        raise PermanentError(
+            f"{t.EVENTS_EXCHANGE} does not exist on this broker/vhost: start Herald first"
+        ) from exc
+
+
 def _wrap(incoming: AbstractIncomingMessage, queue: str, acker: AmqpAcker) -> Message:
     channel, tag = incoming.channel, incoming.delivery_tag or 0
     acker.unsettled.delivered(channel, tag)
@@ -178,6 +198,7 @@ def _wrap(incoming: AbstractIncomingMessage, queue: str, acker: AmqpAcker) -> Me
         headers=dict(incoming.headers or {}),
         redelivered=bool(incoming.redelivered),
         message_id=incoming.message_id,
+        user_id=incoming.user_id,
         _settle=settle,
         _acker=acker,
         _raw=(incoming, channel),

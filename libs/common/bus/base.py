@@ -26,6 +26,7 @@ class Message:
     headers: dict[str, Any] = field(default_factory=dict)
     redelivered: bool = False
     message_id: str | None = None
+    user_id: str | None = None  # AMQP: the publisher's broker user, which RabbitMQ validated
     _settle: Callable[[str], Awaitable[None]] | None = None
     _acker: BatchAcker | None = None  # the transport can ack many in one frame
     _raw: Any = None  # the transport's own message, for the acker

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from libs.common.bus.origin import ORIGIN_HEADERS, replay_origin
 from libs.common.bus.topology import dead_letter_queue
 
 if TYPE_CHECKING:  # aio-pika loads only when dead letters are handled, not for every import
@@ -69,7 +70,7 @@ async def _redrive(channel: AbstractChannel, queue: str, message: AbstractIncomi
 
     copy = aio_pika.Message(
         message.body,
-        headers=fresh_headers(dict(message.headers or {})),
+        headers=replay_headers(dict(message.headers or {}), message.user_id),
         content_type=message.content_type,
         message_id=message.message_id,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -82,6 +83,13 @@ async def _redrive(channel: AbstractChannel, queue: str, message: AbstractIncomi
         await message.nack(requeue=True)  # keep it dead rather than lose it
         raise DeadLetterError(f"publishing to {queue} failed: {exc!r}") from exc
     await message.ack()
+
+
+def replay_headers(headers: dict[str, Any], user_id: str | None) -> dict[str, Any]:
+    """Fresh headers that keep the first publisher and routing key (``origin.py``): the
+    replay reaches the queue as the operator, and ingest judges the event by its producer."""
+    kept = {k: v for k, v in fresh_headers(headers).items() if k not in ORIGIN_HEADERS}
+    return kept | replay_origin(headers, user_id)
 
 
 def fresh_headers(headers: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from libs.common.bus.base import Bus
 _MEMORY_SINGLETON: dict[str, Bus] = {}
 
 
-def make_bus(url: str) -> Bus:
+def make_bus(url: str, *, producer: bool = False) -> Bus:
+    """``producer``: the bus of an ``EventProducer`` (``AmqpBus``; the in-memory bus has no
+    users to stamp nor rights to respect)."""
     if url.startswith("memory://"):
         # one in-memory broker per process, shared by every service `herald dev` runs
         from libs.common.bus.memory import MemoryBus
@@ -15,4 +17,4 @@ def make_bus(url: str) -> Bus:
         return _MEMORY_SINGLETON.setdefault(url, MemoryBus())
     from libs.common.bus.amqp import AmqpBus
 
-    return AmqpBus(url)
+    return AmqpBus(url, producer=producer)

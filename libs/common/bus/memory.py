@@ -118,6 +118,7 @@ class MemoryBus(Bus):
                         {**msg.headers, "x-delivery-count": count},
                         True,
                         msg.message_id,
+                        msg.user_id,
                     )
                     queue.items.put_nowait(again)
                 elif what == "reject":

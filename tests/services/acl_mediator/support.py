@@ -25,6 +25,7 @@ from tests.apps import running
 
 KEY = "mediator-test-key-0123456789"
 HEADERS = {"X-API-Key": KEY}
+CALLER = {"name": "sender", "scopes": ["permissions"], "tenants": ["*"]}  # DESIGN §3.1
 
 # the seed's people: u-3 manages u-7, u-17 and u-21; u-1 manages u-3
 DIRECTORY = {
@@ -103,9 +104,8 @@ async def mediator(
     **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The mediator in-process; ``urls``, when given, receives every URL it asks upstream."""
-    config = MediatorSettings(
-        api_keys={KEY: "sender"}, acl_modules_file=modules_file(tmp_path, modules), **settings
-    )
+    settings = {"api_keys": {KEY: CALLER}, **settings}
+    config = MediatorSettings(acl_modules_file=modules_file(tmp_path, modules), **settings)
     app = create_app(config, trace_configs=[] if urls is None else [url_log(urls)])
     async with running(app) as client:
         client.headers.update(HEADERS)

@@ -11,8 +11,9 @@ from herald.settings_errors import explain
 from services.acl_mediator.dev import write_dev_modules_file
 from services.acl_mediator.modules import ModulesFileError, parse_modules
 from services.acl_mediator.settings import MediatorSettings
+from tests.services.acl_mediator.support import CALLER
 
-KEYS = {"mediator-test-key-0123456789": "sender"}
+KEYS = {"mediator-test-key-0123456789": CALLER}
 
 
 @pytest.mark.parametrize(

@@ -53,10 +53,11 @@ async def declare_ingest_queue(amqp_url: str) -> None:
 async def publish_raw(
     amqp_url: str,
     bodies: Sequence[bytes],
-    routing_key: str = "tenders.tender.requirement_added",
+    routing_key: str | None = None,
     headers: dict[str, Any] | None = None,
 ) -> None:
-    """Publish bytes as they are (the producer client would refuse invalid ones), confirmed."""
+    """Publish bytes as they are (the producer client would refuse invalid ones), confirmed;
+    by default under the routing key ingest expects, ``<source>.<type>`` of each body."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -66,12 +67,21 @@ async def publish_raw(
                 *(
                     exchange.publish(
                         aio_pika.Message(body, headers=headers or {}, delivery_mode=2),
-                        routing_key=routing_key,
+                        routing_key=routing_key or routing_key_of(body),
                         mandatory=True,
                     )
                     for body in bodies[start : start + 500]
                 )
             )
+
+
+def routing_key_of(body: bytes) -> str:
+    """``<source>.<type>`` of a body that has them, a plausible key otherwise."""
+    try:
+        event = json.loads(body)
+        return f"{event['source']}.{event['type']}"
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return "tenders.tender.requirement_added"
 
 
 async def queue_depth(amqp_url: str, queue: str) -> int:

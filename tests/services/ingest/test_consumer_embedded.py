@@ -37,7 +37,8 @@ async def test_sqlite_and_memory_bus(tmp_path: Path) -> None:
         async with running(create_app(ingest_settings(url, bus_url))):
             events = [json.dumps(make_event(i)).encode() for i in range(N)]
             for body in [*events, events[0], b"not json"]:
-                await bus.publish(EVENTS_EXCHANGE, "tenders.x", body, mandatory=True)
+                key = "tenders.tender.requirement_added"  # <source>.<type> of each body
+                await bus.publish(EVENTS_EXCHANGE, key, body, mandatory=True)
 
             async def done() -> bool:
                 return await count_events(sessions) >= N + 1

@@ -146,7 +146,8 @@ async def _chunks(total: int) -> Any:
 
 async def test_api_keys_are_per_source(database_url: str, amqp_url: str) -> None:
     settings = ingest_settings(database_url, amqp_url, api_keys={TENDERS_KEY: "tenders"})
-    own, other = make_event(1), make_event(2, source="approvals")
+    # the shorthand "tenders": events of source tenders in tenant default (DESIGN §3.1)
+    own, other = make_event(1, tenant="default"), make_event(2, source="approvals")
     async with running(create_app(settings, consume=False)) as http:
         missing = await http.post("/v1/events", json=own)
         wrong = await http.post("/v1/events", json=own, headers={"X-API-Key": "x" * 20})
