@@ -56,7 +56,7 @@ def create_app(
     app = FastAPI(title="Herald permissions mediator", version="1", lifespan=lifespan)
     app.state.settings = settings
     # the mediator holds no database or broker: ready as soon as it answers
-    app.include_router(health_router(lambda: []))
+    app.include_router(health_router(lambda: [], settings))
     app.include_router(router)
     # /check caps its own body (422, docs/permissions.md); the rest must not buffer unbounded
     app.add_middleware(BodyLimitMiddleware, own_limits=("/v1/permissions/check",))

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from libs.common.metrics import MetricsSettings
 from libs.common.principals import Scope, ServicePrincipal
 from libs.common.settings import ServiceKeySettings
 from services.acl_mediator.modules import ModulesFile, load_modules
 
 
-class MediatorSettings(ServiceKeySettings):
+class MediatorSettings(ServiceKeySettings, MetricsSettings):
     acl_modules_file: Path | None = Field(
         default=None, description="YAML: module name → base_url, timeout_s, auth_header"
     )

@@ -50,7 +50,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
     app = FastAPI(title="Herald ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
-    app.include_router(health_router(lambda: app.state.resources.checks()))
+    app.include_router(health_router(lambda: app.state.resources.checks(), settings))
     app.include_router(events_router)
     app.include_router(recipients_router)
     app.include_router(user_api_router())

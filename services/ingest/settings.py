@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.auth import JwtSettings
+from libs.common.metrics import MetricsSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.settings import AmqpProducerSettings, DatabaseSettings, ServiceKeySettings
 from services.ingest.admin.settings import AdminSettings
@@ -18,6 +19,7 @@ class IngestSettings(
     JwtSettings,
     TelegramLinkSettings,
     AdminSettings,
+    MetricsSettings,
 ):
     ingest_bindings: list[str] = Field(
         default=["#"], description="routing keys bound from herald.events to herald.ingest"

@@ -66,5 +66,5 @@ def create_app(settings: ProcessorSettings) -> FastAPI:
                     await sweep
 
     app = FastAPI(title="Herald processor", lifespan=lifespan)
-    app.include_router(health_router(lambda: app.state.resources.checks()))
+    app.include_router(health_router(lambda: app.state.resources.checks(), settings))
     return app

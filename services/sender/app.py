@@ -60,5 +60,5 @@ def create_app(settings: SenderSettings) -> FastAPI:
             await resources.close()
 
     app = FastAPI(title="Herald sender", lifespan=lifespan)
-    app.include_router(health_router(lambda: app.state.resources.checks()))
+    app.include_router(health_router(lambda: app.state.resources.checks(), settings))
     return app

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from pydantic import Field
 
+from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
 
 
-class SenderSettings(DatabaseSettings, BusSettings, MediatorClientSettings):
+class SenderSettings(DatabaseSettings, BusSettings, MediatorClientSettings, MetricsSettings):
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -25,7 +25,12 @@ from libs.common.bus.base import Consumer, QueueSpec
 from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
 from libs.common.health import run_checks
 from libs.common.mediator_client import MediatorClient
-from libs.common.metrics import METRICS_CONTENT_TYPE, render_metrics
+from libs.common.metrics import (
+    METRICS_CONTENT_TYPE,
+    MetricsListener,
+    metrics_allowed,
+    render_metrics,
+)
 from libs.common.resources import Resources
 from services.websocket import metrics, protocol
 from services.websocket.fanout import Fanout
@@ -60,6 +65,7 @@ class Gateway:
         self.sweeper: asyncio.Task[None] | None = None
         self.handling = 0  # connections inside the handler, authenticated or not
         self._sessions: Sessions | None = None
+        self.metrics_listener = MetricsListener(settings)  # HERALD_METRICS_PORT, when set
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> Server:
         s = self.settings
@@ -90,6 +96,7 @@ class Gateway:
             self._queue_spec(), fanout.on_message, s.amqp_prefetch
         )
         self.sweeper = asyncio.create_task(self._sweep())
+        await self.metrics_listener.start()
         return await serve(
             self.handle,
             host,
@@ -120,6 +127,7 @@ class Gateway:
         return allowed
 
     async def close(self) -> None:
+        await self.metrics_listener.close()
         if self.sweeper is not None:
             self.sweeper.cancel()
         if self.consumer is not None:
@@ -148,10 +156,20 @@ class Gateway:
             code = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
             return _response(code, body.encode(), "application/json")
         if path == "/metrics":
-            return _response(HTTPStatus.OK, render_metrics(), METRICS_CONTENT_TYPE)
+            return self._metrics(request)
         if self.handling >= self.settings.ws_max_connections:
             return self._full()
         return None
+
+    def _metrics(self, request: Request) -> Response:
+        """Here unless HERALD_METRICS_PORT moved it; HERALD_METRICS_TOKEN guards it anywhere."""
+        if self.settings.metrics_port is not None:
+            return _response(HTTPStatus.NOT_FOUND, b"", "text/plain")
+        if not metrics_allowed(self.settings, request.headers.get("Authorization")):
+            response = _response(HTTPStatus.UNAUTHORIZED, b"", "text/plain")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return _response(HTTPStatus.OK, render_metrics(), METRICS_CONTENT_TYPE)
 
     def _full(self) -> Response:
         metrics.REFUSED.labels("full").inc()

@@ -7,10 +7,13 @@ from pathlib import Path
 from pydantic import Field
 
 from libs.common.auth import JwtSettings
+from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
 
 
-class WebsocketSettings(DatabaseSettings, BusSettings, JwtSettings, MediatorClientSettings):
+class WebsocketSettings(
+    DatabaseSettings, BusSettings, JwtSettings, MediatorClientSettings, MetricsSettings
+):
     ws_feeds_file: Path | None = Field(
         default=None, description="entity feeds (YAML); unset: personal channel only"
     )

@@ -45,7 +45,7 @@ def serve_gateway(
         return
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_worker, args=(host, port, log_level), name=f"herald-ws-{i}")
+        ctx.Process(target=_worker, args=(host, port, log_level, i), name=f"herald-ws-{i}")
         for i in range(workers)
     ]
     for proc in procs:
@@ -65,13 +65,16 @@ def serve_gateway(
         sys.exit(1)
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, index: int) -> None:
     """A spawned process: settings come from the inherited environment."""
     from libs.common.logging import configure_logging
 
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
-    run_loop(_serve(WebsocketSettings(), host, port, reuse_port=True))
+    settings = WebsocketSettings()
+    if settings.metrics_port:  # one registry per worker: each needs its own scrape address
+        settings = settings.model_copy(update={"metrics_port": settings.metrics_port + index})
+    run_loop(_serve(settings, host, port, reuse_port=True))
 
 
 async def _serve(settings: WebsocketSettings, host: str, port: int, reuse_port: bool) -> None:

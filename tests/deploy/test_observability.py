@@ -133,9 +133,13 @@ def test_scrape_config_covers_the_five_services_as_compose_runs_them() -> None:
         for group in job["static_configs"]
         for target in group["targets"]
     }
-    assert targets == {f"{name}:{port}": name for name, port in DEFAULT_PORTS.items()}
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     assert set(DEFAULT_PORTS) <= set(compose["services"])
+    # compose moves /metrics off the public ports (HERALD_METRICS_PORT, issue 15)
+    metrics_port = compose["x-herald"]["environment"]["HERALD_METRICS_PORT"]
+    published = {p.split(":")[-1] for s in compose["services"].values() for p in s.get("ports", [])}
+    assert metrics_port not in published
+    assert targets == {f"{name}:{metrics_port}": name for name in DEFAULT_PORTS}
     assert job["job_name"] == "herald" and job["metrics_path"] == "/metrics"
     assert [(PROMETHEUS.parent / f).exists() for f in config["rule_files"]] == [True]
 

@@ -64,10 +64,17 @@ async def _serving(port: int) -> bool:
         return False
 
 
+async def _scraped(port: int) -> int:
+    async with httpx.AsyncClient(trust_env=False) as http:
+        return (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code
+
+
 async def test_two_workers_share_the_port(database_url: str, amqp_url: str) -> None:
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     args = [*CLI, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(args, env=_env(database_url, amqp_url, FEEDS))
+    env = _env(database_url, amqp_url, FEEDS)
+    env.update(HERALD_METRICS_PORT=str(metrics_port), HERALD_METRICS_HOST="127.0.0.1")
+    proc = subprocess.Popen(args, env=env)
     workers: list[int] = []
     try:
         for _ in range(300):
@@ -76,6 +83,12 @@ async def test_two_workers_share_the_port(database_url: str, amqp_url: str) -> N
                 break
             await asyncio.sleep(0.1)
         assert len(workers) == 2
+        # each worker keeps its own registry: worker i serves it on HERALD_METRICS_PORT + i
+        assert [await _scraped(p) for p in (metrics_port, metrics_port + 1, port)] == [
+            200,
+            200,
+            404,
+        ]
         for user in ("u-1", "u-2", "u-3", "u-4"):
             url = f"ws://127.0.0.1:{port}/?token={user_token(user)}"
             async with connect(url, origin=ORIGIN) as conn:  # type: ignore[arg-type]
