@@ -76,6 +76,9 @@ class JwksKeys:
         found = self._keys.get(kid)
         if found is not None or fetched:
             return found
+        if self._inflight is not None:  # a refetch is under way: its set may hold the kid
+            await self._refresh()
+            return self._keys.get(kid)
         if time.monotonic() - self._unknown_kid_at < self._cooldown_s:
             if self._failed_at > self._fetched_at:  # cannot tell a new key from a bad one
                 raise KeySetUnavailable("key server unreachable and kid unknown")

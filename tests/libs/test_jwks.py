@@ -108,3 +108,15 @@ async def test_unreachable_and_hung_key_servers_are_unavailable() -> None:
             await hung.key("k1")
     finally:
         server.close()
+
+
+async def test_a_new_kid_waits_for_the_refetch_another_kid_started() -> None:
+    """Junk and a real rotated kid at the same moment: the real one is not refused because
+    the junk one happened to start the (single, rate-limited) refetch."""
+    with key_server("k1") as server:
+        keys = JwksKeys(server.url, cache_s=60, cooldown_s=60)
+        assert await keys.key("k1") is not None
+        server.publish("k1", "k2")
+        junk, new = await asyncio.gather(keys.key("junk"), keys.key("k2"))
+        assert junk is None and new is not None
+        assert server.fetches == 2
