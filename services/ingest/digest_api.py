@@ -11,6 +11,7 @@ How a change is applied (docs/digests.md has the whole story):
   that arrive for a switched-off digest are released and sent instantly.
 * The schedule row is locked (``FOR UPDATE``) while it changes, so a change during a build
   waits for that build's commit and then applies to the advanced schedule.
+* The browser has no digest: its path answers 422 (``no_digest``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.channel_rules import digest_refusal
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Recipient, utcnow
 from libs.common.digest_schedule import (
@@ -46,6 +48,12 @@ CHANNEL_PATTERN = "^(" + "|".join(CHANNELS) + ")$"
 
 router = APIRouter(prefix="/v1/digest", tags=["digest"], responses=error_responses(401, 422, 503))
 ChannelPath = Annotated[str, Path(pattern=CHANNEL_PATTERN, examples=["email"])]
+
+
+def check_digest_channel(channel: str) -> None:
+    refusal = digest_refusal(channel)
+    if refusal:
+        raise ApiError(422, refusal, code="no_digest", details={"channel": channel})
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +134,7 @@ async def list_schedules(request: Request, user: CurrentUser) -> ScheduleList:
 
 @router.get("/{channel}", summary="One channel's digest schedule (defaults when not saved)")
 async def get_schedule(request: Request, user: CurrentUser, channel: ChannelPath) -> ScheduleOut:
+    check_digest_channel(channel)
     async with tx(request) as session:
         row = await session.get(DigestSchedule, (user.tenant, user.user_id, channel))
         if row is None:
@@ -136,11 +145,13 @@ async def get_schedule(request: Request, user: CurrentUser, channel: ChannelPath
 @router.put(
     "/{channel}",
     summary="Set one channel's digest schedule",
-    description="Nothing already collected is lost or sent twice: see docs/digests.md.",
+    description="Nothing already collected is lost or sent twice: see docs/digests.md. "
+    "The browser has no digest (422, code `no_digest`).",
 )
 async def put_schedule(
     request: Request, user: CurrentUser, channel: ChannelPath, body: ScheduleIn
 ) -> ScheduleOut:
+    check_digest_channel(channel)
     async with tx(request) as session:
         row = await save_schedule(session, user, channel, body, utcnow())
         return await _out(session, user, row)

@@ -3,28 +3,28 @@
 Every event in the batch is processed completely or not at all: the worker commits the batch
 as one transaction, and when anything fails it rolls back and processes each event alone, so
 a bad event only ever costs its own attempt. Reads are one query per kind per batch (events,
-subscriptions, directory, preferences) and writes are two multi-row INSERTs and one UPDATE.
+subscriptions, directory, preferences, digest schedules when an event is ``low``) and writes
+are two multi-row INSERTs and one UPDATE.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import ChannelPreference, DeliveryStatus, utcnow
+from libs.common.db.models import DeliveryStatus, utcnow
 from libs.common.directory import RecipientFields, upsert_recipient
 from libs.common.errors import PermanentError
 from libs.common.filters import Person
-from libs.common.schemas.envelope import EventEnvelope
-from services.processor import pgsql
+from libs.common.schemas.envelope import EventEnvelope, Priority
 from services.processor.catalog import Catalog, Snapshot, TypeInfo
-from services.processor.channels import Claim, Prefs
+from services.processor.channels import Claim
+from services.processor.choices import digest_channels, preferences
 from services.processor.claim import claim_events, mark_processed
 from services.processor.directory import Directory, Key
 from services.processor.matching import Candidate, MatchKey, candidates, people_needed
@@ -116,10 +116,18 @@ async def _plan(
     if more:  # subscribers not met yet: their addresses and locale
         for (t, u), entry in (await directory.lookup(session, more)).items():
             people.setdefault(t, {})[u] = entry
-    prefs = _by_tenant(await _preferences(session, keys))
+    prefs = _by_tenant(await preferences(session, keys))
+    low = any(e.env.priority is Priority.LOW for e in events)  # only low asks for schedules
+    digests = _by_tenant(await digest_channels(session, keys)) if low else {}
     return [
         Staged(
-            EventPlanner(e, snapshot, people.get(e.env.tenant, {}), prefs.get(e.env.tenant, {})),
+            EventPlanner(
+                e,
+                snapshot,
+                people.get(e.env.tenant, {}),
+                prefs.get(e.env.tenant, {}),
+                digests.get(e.env.tenant, {}),
+            ),
             by_person(claims[e.id]),
         )
         for e in events
@@ -147,26 +155,6 @@ def _by_tenant(by_key: dict[Key, V]) -> dict[str, dict[str, V]]:
     for (tenant, user), value in by_key.items():
         out[tenant][user] = value
     return out
-
-
-async def _preferences(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, Prefs]:
-    by_tenant: dict[str, set[str]] = defaultdict(set)
-    for tenant, user in keys:
-        by_tenant[tenant].add(user)
-    prefs: dict[Key, dict[tuple[str, str], str]] = defaultdict(dict)
-    conn = await pgsql.driver(session)
-    cp = ChannelPreference
-    for tenant, users in by_tenant.items():
-        if conn is not None:
-            rows = await pgsql.fetch(conn, pgsql.PREFERENCES_SQL, tenant, list(users))
-        else:
-            stmt = select(cp.user_id, cp.source, cp.channel, cp.mode).where(
-                cp.tenant == tenant, cp.user_id.in_(users)
-            )
-            rows = [tuple(r) for r in (await session.execute(stmt)).all()]
-        for user, source, channel, how in rows:
-            prefs[(tenant, user)][(source, channel)] = how
-    return dict(prefs)
 
 
 async def _write_in_chunks(session: AsyncSession, staged: list[Staged], outcome: Outcome) -> None:

@@ -4,6 +4,11 @@ A person may be reached through several *claims* (direct participant, one or mor
 subscriptions). Each claim asks for channels — the subscription's own, or the event type's
 defaults plus the channels the person switched on for this module. The first claim to ask for
 a channel gets the one live delivery; every later ask is recorded as ``SKIPPED``.
+
+Priority (DESIGN §6): ``critical`` (the event's or its type's) goes out at once on every asked
+channel, whatever the preferences; ``low`` reaches an intrusive channel (e-mail, Telegram, SMS)
+at once only when the user chose instant there, else through their digest, else the inbox
+alone; ``normal`` follows the preferences. The browser never waits for a digest.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from libs.common.channel_rules import INTRUSIVE, digest_refusal
+from libs.common.channels import provider_refusal, registry
 from libs.common.db.models import DeliveryStatus
+from libs.common.schemas.envelope import Priority
 from services.processor.catalog import TypeInfo
 from services.processor.directory import Entry
 
@@ -36,13 +44,10 @@ class Planned:
 
 
 def missing_address(channel: str, person: Entry | None) -> str | None:
-    if channel == "email" and not (person and person.email):
-        return "no e-mail address in the directory"
-    if channel == "telegram" and not (person and person.telegram_chat_id):
-        return "no linked Telegram chat"
-    if channel == "sms" and not (person and person.attributes.get("phone")):
-        return "no phone number in the directory"
-    return None
+    spec = registry().get(channel)  # the channel's own directory field (libs/common/channels.py)
+    if spec is None or spec.address is None or spec.address_of(person):
+        return None
+    return spec.missing
 
 
 def mode(prefs: Prefs, source: str, channel: str) -> str:
@@ -60,35 +65,82 @@ def default_channels(prefs: Prefs, source: str, etype: TypeInfo) -> tuple[str, .
     return tuple(dict.fromkeys([*etype.default_channels, *extra]))
 
 
-def _decide(
-    channel: str, reason: str, source: str, etype: TypeInfo, prefs: Prefs, person: Entry | None
-) -> Planned:
+@dataclass(frozen=True)
+class Terms:
+    """Everything that decides one person's deliveries of one event."""
+
+    source: str
+    etype: TypeInfo
+    priority: Priority
+    prefs: Prefs
+    digests: frozenset[str] = frozenset()  # channels with an enabled digest schedule
+    available: frozenset[str] | None = None  # channels with a provider; None: not checked
+
+    @property
+    def critical(self) -> bool:
+        """A critical type or a critical event: instant, never digested, never off."""
+        return self.etype.critical or self.priority is Priority.CRITICAL
+
+
+def _decide(channel: str, reason: str, terms: Terms, person: Entry | None) -> Planned:
+    if terms.available is not None and (refused := provider_refusal(channel, terms.available)):
+        return Planned(channel, DeliveryStatus.SKIPPED, refused)
     missing = missing_address(channel, person)
     if missing:
         return Planned(channel, DeliveryStatus.SKIPPED, missing)
-    if etype.critical:  # critical types go out now, whatever the preferences say
+    how = mode(terms.prefs, terms.source, channel)
+    if terms.critical:  # out now, whatever the preferences say
+        if how != INSTANT:
+            reason = f"{reason}; critical: instant although {channel} is {how} for {terms.source}"
         return Planned(channel, DeliveryStatus.PENDING, reason)
-    how = mode(prefs, source, channel)
     if how == OFF:
-        return Planned(channel, DeliveryStatus.SKIPPED, f"{channel} is off for {source}")
-    if how == DIGEST and etype.digestible:
+        return Planned(channel, DeliveryStatus.SKIPPED, f"{channel} is off for {terms.source}")
+    if terms.priority is Priority.LOW and channel in INTRUSIVE:
+        return _low(channel, reason, terms)
+    if how == DIGEST:
+        return _digest(channel, reason, terms.etype)
+    return Planned(channel, DeliveryStatus.PENDING, reason)
+
+
+def _digest(channel: str, reason: str, etype: TypeInfo) -> Planned:
+    if digest_refusal(channel):  # a row stored before the API refused it
+        return Planned(channel, DeliveryStatus.PENDING, f"{reason}; the {channel} has no digest")
+    if etype.digestible:
         return Planned(channel, DeliveryStatus.DIGEST, reason)
     return Planned(channel, DeliveryStatus.PENDING, reason)
 
 
-def plan_person(
-    claims: Iterable[Claim], source: str, etype: TypeInfo, prefs: Prefs, person: Entry | None
-) -> list[Planned]:
+def _low(channel: str, reason: str, terms: Terms) -> Planned:
+    """Instant only when the user chose instant; else their digest, else the inbox alone."""
+    own = terms.prefs.get((terms.source, channel))
+    explicit = own or terms.prefs.get((ANY_SOURCE, channel))
+    if explicit == INSTANT:
+        scope = terms.source if own else "all modules"
+        why = f"{reason}; low priority: instant because chosen for {scope}"
+        return Planned(channel, DeliveryStatus.PENDING, why)
+    if terms.etype.digestible and (explicit == DIGEST or channel in terms.digests):
+        why = f"{reason}; low priority: waits for the {channel} digest"
+        return Planned(channel, DeliveryStatus.DIGEST, why)
+    cause = (
+        f"no {channel} digest schedule"
+        if terms.etype.digestible
+        else f"{terms.etype.key} may not wait for a digest"
+    )
+    why = f"low priority: {channel} only when chosen instant; {cause}; inbox only"
+    return Planned(channel, DeliveryStatus.SKIPPED, why)
+
+
+def plan_person(claims: Iterable[Claim], terms: Terms, person: Entry | None) -> list[Planned]:
     """One decision per channel; later asks for a decided channel become SKIPPED."""
     decided: dict[str, str] = {}
     planned: list[Planned] = []
     for claim in claims:
-        for channel in claim.channels or default_channels(prefs, source, etype):
+        for channel in claim.channels or default_channels(terms.prefs, terms.source, terms.etype):
             if channel in decided:
                 why = f"duplicate: {channel} already planned for {decided[channel]}"
                 why += f"; also asked by {claim.reason}"
                 planned.append(Planned(channel, DeliveryStatus.SKIPPED, why))
                 continue
             decided[channel] = claim.reason
-            planned.append(_decide(channel, claim.reason, source, etype, prefs, person))
+            planned.append(_decide(channel, claim.reason, terms, person))
     return planned

@@ -37,11 +37,15 @@ SUBSCRIPTIONS_SQL = (
 )
 PEOPLE_SQL = (
     "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "
-    "attributes FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
+    "attributes, phone FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
 )
 PREFERENCES_SQL = (
     "SELECT user_id, source, channel, mode FROM channel_preferences "
     "WHERE tenant = $1 AND user_id = ANY($2::text[])"
+)
+DIGEST_CHANNELS_SQL = (
+    "SELECT user_id, channel FROM digest_schedules "
+    "WHERE tenant = $1 AND user_id = ANY($2::text[]) AND enabled"
 )
 
 

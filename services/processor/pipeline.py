@@ -13,7 +13,7 @@ from libs.common.filters import MatchContext, Person
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templates import Rendered
 from services.processor.catalog import Snapshot, TypeInfo
-from services.processor.channels import Claim, Planned, Prefs, plan_person
+from services.processor.channels import Claim, Planned, Prefs, Terms, plan_person
 from services.processor.directory import Entry
 from services.processor.matching import Candidate, matching
 from services.processor.render import EventRenderer
@@ -87,17 +87,24 @@ class EventPlanner:
         snapshot: Snapshot,
         people: Mapping[str, Entry],
         prefs: Mapping[str, Prefs],
+        digests: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.event = event
         self._etype = snapshot.event_type(event.env.source, event.env.type)
         self._renderer = EventRenderer(snapshot, self._etype, event.id, event.env)
-        self._people, self._prefs = people, prefs
+        self._people, self._prefs, self._digests = people, prefs, digests or {}
+        self._available = snapshot.available
+
+    def _terms(self, user_id: str) -> Terms:
+        env = self.event.env
+        prefs, digests = self._prefs.get(user_id, {}), self._digests.get(user_id, frozenset())
+        return Terms(env.source, self._etype, env.priority, prefs, digests, self._available)
 
     def person(self, user_id: str, claims: list[Claim]) -> PersonPlan:
-        env, person = self.event.env, self._people.get(user_id)
+        person = self._people.get(user_id)
         inbox = self._renderer.render(INBOX, user_id, person)
         pp = PersonPlan(user_id, claims[0].reason, inbox)
-        planned = plan_person(claims, env.source, self._etype, self._prefs.get(user_id, {}), person)
+        planned = plan_person(claims, self._terms(user_id), person)
         for item in planned:
             skipped = item.status is DeliveryStatus.SKIPPED  # not sent: the inbox text will do
             text = inbox if skipped else self._renderer.render(item.channel, user_id, person)

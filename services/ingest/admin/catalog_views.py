@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticValuesFilter
 from starlette.requests import Request
 
+from libs.common.channel_rules import digest_refusal
 from libs.common.db.models import (
     ChannelPreference,
     DigestSchedule,
@@ -149,6 +150,9 @@ class ChannelPreferenceAdmin(HeraldView, model=ChannelPreference):
             raise ValueError("mode must be instant, digest or off")
         if data.get("channel") not in CHANNELS:
             raise ValueError(f"channel must be one of {list(CHANNELS)}")
+        refusal = digest_refusal(str(data["channel"]))
+        if data.get("mode") == "digest" and refusal:
+            raise ValueError(refusal)
 
 
 class DigestScheduleAdmin(HeraldView, model=DigestSchedule):
@@ -174,6 +178,9 @@ class DigestScheduleAdmin(HeraldView, model=DigestSchedule):
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
     ) -> None:
+        refusal = digest_refusal(str(data.get("channel")))
+        if refusal:
+            raise ValueError(refusal)
         days, at, zone = (
             data.get("days_of_week") or [],
             data.get("time_of_day"),

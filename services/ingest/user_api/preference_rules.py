@@ -5,6 +5,7 @@ their row for ("*", channel), else the module's default — ``instant`` when any
 of the module lists the channel in ``default_channels``, otherwise ``off``. Critical event types
 always go out instantly whatever the setting; ``off`` is therefore refused (422) for a channel
 that a critical type of the module uses, so the screen never claims something it won't honour.
+``digest`` is refused (422, ``no_digest``) for a channel that has none: the browser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.channel_rules import digest_refusal
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import ChannelPreference, EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
@@ -104,6 +106,7 @@ def build_view(modules: dict[str, Module], rows: dict[tuple[str, str], str]) -> 
                 mode=_setting(source, ch, mod, rows),
                 is_default=(source, ch) not in rows,
                 can_turn_off=not mod.critical_on(ch),
+                can_digest=digest_refusal(ch) is None,
             )
             for ch in CHANNELS
         }
@@ -136,6 +139,9 @@ def check_change(index: int, change: PreferenceChange, modules: dict[str, Module
             code="critical_channel",
             details={**where, "critical_types": critical},
         )
+    no_digest = digest_refusal(change.channel)
+    if change.mode is Mode.DIGEST and no_digest:
+        raise ApiError(422, f"changes[{index}]: {no_digest}", code="no_digest", details=where)
     if change.mode is Mode.DIGEST and mod.has_types and not mod.digestible:
         raise ApiError(
             422,

@@ -27,7 +27,8 @@ async def get_preferences(request: Request, user: CurrentUser) -> PreferencesVie
     "",
     summary="Change some settings (all or none); mode null resets one to its default",
     description="Refused with 422 (code `critical_channel`) when a change would switch off "
-    "a channel that a critical event type of the module delivers on.",
+    "a channel that a critical event type of the module delivers on, and (code `no_digest`) "
+    "when it asks for a digest on a channel without digests (the browser).",
 )
 async def put_preferences(
     request: Request, user: CurrentUser, body: PreferencesUpdate

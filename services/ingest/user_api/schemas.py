@@ -118,6 +118,7 @@ class ChannelSetting(BaseModel):
     mode: Mode
     is_default: bool = Field(description="no explicit choice; comes from the module's types")
     can_turn_off: bool = Field(description="false when a critical event type uses this channel")
+    can_digest: bool = Field(description="false for a channel without digests (the browser)")
 
 
 class ModulePreferences(BaseModel):

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.channel_rules import NO_DIGEST
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
 from libs.common.digest_schedule import as_utc
+from libs.common.schemas.envelope import Priority
 
 # What one digest lists; every item is still counted and marked DIGESTED. 30 entities per
 # module × 8 modules keeps an e-mail readable and far below the 200 KB template output cap.
@@ -76,6 +78,9 @@ async def waiting_items(session: AsyncSession, keys: Sequence[Key]) -> dict[Key,
         .where(
             tuple_(d.tenant, d.user_id, d.channel).in_(list(keys)),
             d.status == DeliveryStatus.DIGEST.value,
+            # never digested (DESIGN §6): housekeeping releases them as instant instead
+            d.channel.not_in(NO_DIGEST),
+            or_(n.priority.is_(None), n.priority != Priority.CRITICAL.value),
         )
         .order_by(d.created_at, d.id)
     )

@@ -5,28 +5,47 @@
   user's time zone from the directory), and the next digest takes them.
 * DIGEST items of a schedule with no next run — switched off (after its final digest) or
   without days: they are released as PENDING and sent one by one. Switching the digest off
-  means "stop batching", never "drop".
+  means "stop batching", never "drop". A ``low`` item is the exception: it never interrupts
+  by itself (DESIGN §6), so it stays in the inbox only (SKIPPED, with the reason).
+* DIGEST items that may never wait — a critical event's, or on a channel without digests
+  (the browser), left from before those rules — are released as PENDING; such a channel never
+  gets a default schedule.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.channel_rules import NO_DIGEST
 from libs.common.db.engine import dialect_name, supports_skip_locked
-from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Recipient
+from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
 from libs.common.digest_schedule import ScheduleError, next_run_after, parse_zone
+from libs.common.schemas.envelope import Priority
 from services.sender.digests.collect import Key
 from services.sender.digests.settings import DigestSettings
 
 SWEEP_LIMIT = 1_000  # keys per sweep; the next sweep takes the rest
 REASON_MAX_CHARS = 256
 RELEASED_PREFIX = "digest off, sent instantly; "
+LOW_KEPT_PREFIX = "low priority: digest off, inbox only; "
+CRITICAL_PREFIX = "critical: never digested, sent instantly; "
 
 _DIGEST = DeliveryStatus.DIGEST.value
+
+
+def _priority_is(value: str) -> ColumnElement[bool]:
+    return exists().where(
+        Notification.id == Delivery.notification_id, Notification.priority == value
+    )
+
+
+def _prefixed(prefix: ColumnElement[str] | str) -> ColumnElement[str]:
+    start = literal(prefix) if isinstance(prefix, str) else prefix
+    return func.substr(start + Delivery.reason, 1, REASON_MAX_CHARS)
 
 
 def _same_key() -> object:
@@ -40,7 +59,11 @@ def _same_key() -> object:
 async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSettings) -> int:
     rows = await session.execute(
         select(Delivery.tenant, Delivery.user_id, Delivery.channel)
-        .where(Delivery.status == _DIGEST, ~exists().where(_same_key()))  # type: ignore[arg-type]
+        .where(
+            Delivery.status == _DIGEST,
+            ~exists().where(_same_key()),  # type: ignore[arg-type]
+            Delivery.channel.not_in(NO_DIGEST),
+        )
         .distinct()
         .limit(SWEEP_LIMIT)
     )
@@ -102,13 +125,38 @@ async def release_unscheduled(session: AsyncSession, now: datetime) -> list[int]
     keys = [(t, u, c) for t, u, c in await session.execute(query)]
     if not keys:
         return []
-    reason = func.substr(literal(RELEASED_PREFIX) + Delivery.reason, 1, REASON_MAX_CHARS)
+    theirs = and_(
+        tuple_(Delivery.tenant, Delivery.user_id, Delivery.channel).in_(keys),
+        Delivery.status == _DIGEST,
+    )
+    await session.execute(
+        update(Delivery)
+        .where(theirs, _priority_is(Priority.LOW))
+        .values(status=DeliveryStatus.SKIPPED.value, reason=_prefixed(LOW_KEPT_PREFIX))
+        .execution_options(synchronize_session=False)
+    )
+    return await _release(session, theirs, _prefixed(RELEASED_PREFIX), now)
+
+
+async def release_never_waiting(session: AsyncSession, now: datetime) -> list[int]:
+    """Critical items and items on a channel without digests → PENDING now; their ids."""
+    no_digest = Delivery.channel.in_(NO_DIGEST)
+    ids = (
+        select(Delivery.id)
+        .where(Delivery.status == _DIGEST, or_(no_digest, _priority_is(Priority.CRITICAL)))
+        .limit(SWEEP_LIMIT)
+    )
+    channel_says = literal("the ") + Delivery.channel + literal(" has no digest, sent instantly; ")
+    prefix = case((no_digest, channel_says), else_=literal(CRITICAL_PREFIX))
+    return await _release(session, Delivery.id.in_(ids), _prefixed(prefix), now)
+
+
+async def _release(
+    session: AsyncSession, which: ColumnElement[bool], reason: ColumnElement[str], now: datetime
+) -> list[int]:
     released = await session.scalars(
         update(Delivery)
-        .where(
-            tuple_(Delivery.tenant, Delivery.user_id, Delivery.channel).in_(keys),
-            Delivery.status == _DIGEST,
-        )
+        .where(which, Delivery.status == _DIGEST)
         .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, reason=reason)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)

@@ -25,7 +25,11 @@ from libs.common.mediator_client import MediatorClient, MediatorUnavailable
 from services.sender.digests import metrics as m
 from services.sender.digests.build import BatchResult, build_batch, claim_due, key_of
 from services.sender.digests.collect import Key
-from services.sender.digests.housekeeping import provision_defaults, release_unscheduled
+from services.sender.digests.housekeeping import (
+    provision_defaults,
+    release_never_waiting,
+    release_unscheduled,
+)
 from services.sender.digests.settings import DigestSettings
 
 log = logging.getLogger("herald.digests")
@@ -83,6 +87,7 @@ class DigestScheduler:
         async with transaction(self._sessions) as session:
             total.provisioned += await provision_defaults(session, now, self._s)
             released = await release_unscheduled(session, now)
+            released += await release_never_waiting(session, now)
         total.released += len(released)
         m.PROVISIONED.inc(total.provisioned)
         m.RELEASED.inc(len(released))

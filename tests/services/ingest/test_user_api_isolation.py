@@ -56,6 +56,7 @@ async def test_every_endpoint_is_scoped_to_tenant_and_user(
         "mode": "digest",
         "is_default": False,
         "can_turn_off": True,
+        "can_digest": True,
     }
     async with sessions() as session:
         row = await session.scalar(select(Notification).where(Notification.id == note))

@@ -78,7 +78,12 @@ async def test_put_sets_resets_and_module_beats_star(
         resp = await http.put("/v1/preferences", json={"changes": changes}, headers=ALICE)
         assert resp.status_code == 200, resp.text
         tenders = _module(resp.json(), "tenders")["channels"]
-        assert tenders["telegram"] == {"mode": "instant", "is_default": False, "can_turn_off": True}
+        assert tenders["telegram"] == {
+            "mode": "instant",
+            "is_default": False,
+            "can_turn_off": True,
+            "can_digest": True,
+        }
         assert tenders["email"]["mode"] == "digest"
         assert _module(resp.json(), "audit")["channels"]["telegram"]["mode"] == "off"  # via "*"
         reset = {"changes": [{"source": "tenders", "channel": "email", "mode": None}]}
@@ -87,6 +92,7 @@ async def test_put_sets_resets_and_module_beats_star(
         "mode": "instant",
         "is_default": True,
         "can_turn_off": False,
+        "can_digest": True,
     }
     async with sessions() as session:
         rows = {
