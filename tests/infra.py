@@ -63,11 +63,12 @@ def _amqp_user() -> str:
     return unquote(urlsplit(TEST_AMQP_URL).username or "guest")
 
 
-def _rabbitmqctl(*args: str) -> None:
+def _rabbitmqctl(*args: str) -> str:
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         raise RuntimeError("rabbitmqctl is needed to create a vhost per test")
-    subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
+    done = subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
+    return done.stdout.decode()
 
 
 async def create_vhost(name: str) -> str:
@@ -107,3 +108,15 @@ def as_user(vhost_url: str, user: str, password: str) -> str:
     host = parts.netloc.rsplit("@", 1)[-1]
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+async def queue_counts(amqp_url: str) -> dict[str, tuple[int, int]]:
+    """(ready, unacked) per queue of the URL's vhost, as the broker itself counts them (a
+    passive declare reports only the ready ones)."""
+    vhost = unquote(urlsplit(amqp_url).path[1:]) or "/"
+    columns = ("name", "messages_ready", "messages_unacknowledged")
+    out = await asyncio.to_thread(
+        _rabbitmqctl, "list_queues", "-p", vhost, "--no-table-headers", *columns
+    )
+    rows = (line.split("\t") for line in out.splitlines() if line.strip())
+    return {name: (int(ready), int(unacked)) for name, ready, unacked in rows}

@@ -17,17 +17,22 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
+    unacked_limit_s: float  # a message held unsettled longer: the consumer is stuck
 
     @classmethod
     async def open(cls, db: DatabaseSettings, bus: BusSettings) -> Resources:
         engine = make_engine(db.database_url, db.db_pool_size)
         the_bus = make_bus(bus.amqp_url)
         await the_bus.connect()
-        return cls(engine, make_sessionmaker(engine), the_bus)
+        return cls(engine, make_sessionmaker(engine), the_bus, bus.bus_unacked_limit_s)
 
     async def close(self) -> None:
         await self.bus.close()
         await self.engine.dispose()
 
     def checks(self) -> list[Check]:
-        return [("database", lambda: ping(self.engine)), ("broker", self.bus.ping)]
+        return [
+            ("database", lambda: ping(self.engine)),
+            ("broker", self.bus.ping),
+            ("consumers", lambda: self.bus.held.check(self.unacked_limit_s)),
+        ]

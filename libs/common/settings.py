@@ -49,6 +49,14 @@ class DatabaseSettings(HeraldSettings):
 class BusSettings(HeraldSettings):
     amqp_url: str = Field(description="amqp://… ; memory:// selects the in-process bus")
     amqp_prefetch: int = Field(default=200, ge=1, le=10_000)
+    # Longer than any hold that is work (ingest stores a batch within 30 s, a processor nudge
+    # waits for its events' batch); short enough that a stalled intake is seen in minutes.
+    bus_unacked_limit_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="a consumer holding a message unacked longer than this is stuck: "
+        "/readyz answers 503 naming its queue",
+    )
 
     @field_validator("amqp_url")
     @classmethod

@@ -109,8 +109,11 @@ class IngestConsumer:
             batch = await take_batch(self._inbox, self._batch_size, self._linger_s)
             try:
                 await self._flush(batch)
-            except Exception:  # a flusher must outlive any surprise; the messages stay unacked
+            except Exception as exc:  # outlive any surprise, and leave no message unsettled
                 log.exception("ingest flusher failed on a batch of %d", len(batch))
+                for item in batch:
+                    if not item.message.settled:
+                        await _requeue(item, exc)
             finally:
                 for _ in batch:
                     self._inbox.task_done()

@@ -4,11 +4,16 @@ The envelope contract (``parse_envelope``) names the input class; on top of it i
 what the database could never store, so such a message becomes a ``rejected`` row instead of a
 poison message that fails forever: PostgreSQL ``jsonb`` has no NUL character and no lone
 UTF-16 surrogate.
+
+``decode`` never raises: a message whose decoding raised left the consumer's callback without
+settling it, so it held a prefetch slot until the channel died (200 of them stopped intake).
+A check that fails on input nobody foresaw stores the message as ``undecodable`` instead.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +28,9 @@ from libs.common.schemas.envelope import (
 # Cheap byte probes; the exact (slower) check only runs when one of them hits.
 _NUL_ESCAPE = b"\\u0000"
 _SURROGATE_ESCAPES = (b"\\ud", b"\\uD")  # also hits valid pairs (emoji); those pass
+MAX_REASON_CHARS = 2000  # a reason names the problem; the raw bytes are kept beside it
+
+log = logging.getLogger("herald.ingest.decode")
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,24 @@ Decoded = Accepted | Rejected
 def decode(
     raw: bytes, headers: dict[str, Any], max_recipients: int = DEFAULT_MAX_RECIPIENTS
 ) -> Decoded:
+    """Accepted or Rejected, whatever the bytes: this never raises."""
     try:
         envelope, body = parse_envelope(raw)
         check_storable(raw, body)
         check_recipient_cap(body, max_recipients)
     except ValidationFailed as exc:
-        return Rejected(raw, headers, exc.reason)
+        return Rejected(raw, headers, storable_reason(exc.reason))
+    except Exception as exc:  # a bug in a check: still the producer's message, kept and named
+        log.exception("decoding raised; stored as rejected: body=%r", raw[:2048])
+        return Rejected(raw, headers, storable_reason(f"undecodable: {exc!r}"))
     return Accepted(envelope, body)
+
+
+def storable_reason(reason: str) -> str:
+    """A reason may quote the producer's own keys (``invalid: recipients.<key>: …``); PostgreSQL
+    ``text`` holds neither NUL nor a lone surrogate, so those are escaped, and it is capped."""
+    escaped = reason.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace")
+    return escaped.decode("utf-8")[:MAX_REASON_CHARS]
 
 
 def check_storable(raw: bytes, body: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from libs.common.bus import held as bus_metrics
 from libs.common.settings import DEFAULT_PORTS
 from services.acl_mediator import metrics as acl_metrics
 from services.ingest import metrics as ingest_metrics
@@ -28,6 +29,7 @@ RULES = ROOT / "deploy/prometheus/alerts.yaml"
 PROMETHEUS = ROOT / "deploy/prometheus/prometheus.yml"
 MODULES: list[object] = [
     ingest_metrics, processor_metrics, sender_metrics, digest_metrics, ws_metrics, acl_metrics,
+    bus_metrics,
 ]  # fmt: skip
 DURATION = re.compile(r"^\d+[smhd]$")
 # what an operator must see at a glance (issue 11): one metric at least for each
@@ -47,6 +49,7 @@ ALERTED = [
     "herald_processor_latency_seconds_bucket", "herald_ingest_rejected_total",
     "herald_sender_failed_total", "herald_sender_denied_total",
     "herald_acl_upstream_calls_total", "herald_ws_drops_total", "up",
+    "herald_bus_unacked_oldest_seconds",
 ]  # fmt: skip
 
 

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from libs.common.bus import Bus, Message, QueueSpec, make_bus
+from libs.common.bus import Bus, Message, QueueSpec
 from libs.common.bus.memory import MemoryBus, topic_matches
 from libs.common.bus.topology import DLX_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
 from libs.common.errors import PermanentError
-from tests.infra import create_vhost, delete_vhost, unique_name
-
-
-@pytest.fixture(params=["memory", "amqp"])
-async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
-    vhost = None
-    if request.param == "memory":
-        the_bus: Bus = MemoryBus()
-    else:
-        vhost = unique_name("herald_t")
-        the_bus = make_bus(await create_vhost(vhost))
-    await the_bus.connect()
-    yield the_bus
-    await the_bus.close()
-    if vhost:
-        await delete_vhost(vhost)
 
 
 def test_topic_matching() -> None:

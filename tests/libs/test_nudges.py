@@ -72,6 +72,9 @@ def test_parse_accepts_both_shapes_and_refuses_the_rest() -> None:
     assert parse_process_nudge(b'{"event_id": "e-1"}') == ["e-1"]
     assert parse_process_nudge(b'{"event_ids": ["e-1", "e-2"]}') == ["e-1", "e-2"]
     too_many = json.dumps({"event_ids": ["e"] * (MAX_NUDGE_IDS + 1)}).encode()
-    for bad in (b"not json", b"[]", b'{"event_ids": []}', b'{"event_ids": "e-1"}', too_many):
+    deep = b'{"event_ids": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # RecursionError
+    huge = b'{"event_id": ' + b"9" * 5000 + b"}"  # ValueError past Python's 4,300 digits
+    bad_bodies = (b"not json", b"[]", b'{"event_ids": []}', b'{"event_ids": "e-1"}', too_many)
+    for bad in (*bad_bodies, deep, huge, b"NaN"):
         with pytest.raises(PermanentError, match="malformed nudge"):
             parse_process_nudge(bad)

@@ -105,7 +105,7 @@ async def test_events_api_refuses_oversized_and_malformed_bodies(database_url: s
 def test_consumer_rejects_deep_nesting_instead_of_retrying_it() -> None:
     """The AMQP path: stored as rejected with its reason, not a poison message."""
     outcome = decode(DEEP, {})
-    assert isinstance(outcome, Rejected) and outcome.reason.startswith("not_json")
+    assert isinstance(outcome, Rejected) and outcome.reason.startswith("too_deep")
 
 
 async def test_mediator_refuses_oversized_and_malformed_bodies(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from libs.common.bus import topology as t
 from libs.common.bus.acks import AmqpAcker
-from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler
+from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler, deliver
 from libs.common.errors import PermanentError, TransientError
 from libs.common.principals import broker_user
 
@@ -50,6 +50,7 @@ class AmqpBus(Bus):
         them, since a producer's broker user may only write to ``herald.events`` (a passive
         declare needs no rights), and stamp each message with that user (``user_id``, which
         RabbitMQ checks and ingest maps to a principal, DESIGN §3.1)."""
+        super().__init__()
         self._url = url
         self._producer = producer
         self._user_id = broker_user(url) if producer else None
@@ -71,6 +72,7 @@ class AmqpBus(Bus):
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+        self.held.forget()  # the broker requeued whatever was still unsettled
 
     @property
     def connection(self) -> AbstractRobustConnection:
@@ -154,7 +156,9 @@ class AmqpBus(Bus):
         acker = AmqpAcker()  # lets a batch of this consumer's messages be acked in one frame
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            await handler(_wrap(incoming, spec.name, acker))
+            message = _wrap(incoming, spec.name, acker)
+            self.held.take(spec.name, message)
+            await deliver(handler, message, spec.name)
 
         tag = await queue.consume(on_message)
         return _AmqpConsumer(channel, queue, tag)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from libs.common.bus.held import HeldMessages
 from libs.common.errors import PermanentError, TransientError
 
 log = logging.getLogger("herald.bus")
@@ -30,6 +31,7 @@ class Message:
     _settle: Callable[[str], Awaitable[None]] | None = None
     _acker: BatchAcker | None = None  # the transport can ack many in one frame
     _raw: Any = None  # the transport's own message, for the acker
+    _release: Callable[[], object] | None = None  # stops tracking it as held (held.py)
 
     @property
     def delivery_count(self) -> int:
@@ -48,16 +50,28 @@ class Message:
         """Dead-letter it."""
         await self._do("reject")
 
+    @property
+    def settled(self) -> bool:
+        """Acked, nacked or rejected already (or never the broker's to settle)."""
+        return self._settle is None
+
     def mark_settled(self) -> bool:
         """For a batch acker that covers this message with another's frame: no frame of its
         own from now on. False if it was settled already."""
         was, self._settle = self._settle is not None, None
+        self._released()
         return was
 
     async def _do(self, what: str) -> None:
         if self._settle is not None:
             settle, self._settle = self._settle, None
+            self._released()
             await settle(what)
+
+    def _released(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 class BatchAcker(Protocol):
@@ -84,6 +98,34 @@ Handler = Callable[[Message], Awaitable[None]]
 RawHandler = Callable[[Message], Awaitable[None]]
 
 
+async def deliver(handler: RawHandler, message: Message, queue: str) -> None:
+    """Call a consumer's handler; whatever it raises, the message does not stay unsettled (an
+    unsettled message holds a prefetch slot until the channel dies: issue 14).
+    ``PermanentError`` → dead-letter now; anything else, a bug included → back to the queue,
+    dead-lettered past its delivery limit. Not Exception (cancelled): settled, then re-raised."""
+    try:
+        await handler(message)
+    except BaseException as exc:
+        if not message.settled:
+            await _settle_failed(message, exc, queue)
+        if not isinstance(exc, Exception):
+            raise
+
+
+async def _settle_failed(message: Message, exc: BaseException, queue: str) -> None:
+    body = message.body[:2048]
+    try:
+        if isinstance(exc, PermanentError):
+            log.error("dead-lettering a message of %s: %s body=%r", queue, exc, body)
+            await message.reject()
+        else:
+            log.error("handler failed on %s; requeued: %r body=%r", queue, exc, body,
+                      exc_info=exc)  # fmt: skip
+            await message.nack()
+    except Exception as settle_exc:  # the channel is gone: the broker redelivers it anyway
+        log.warning("could not settle a failed message of %s: %r", queue, settle_exc)
+
+
 @dataclass(frozen=True)
 class QueueSpec:
     name: str
@@ -101,6 +143,9 @@ class Consumer(abc.ABC):
 
 
 class Bus(abc.ABC):
+    def __init__(self) -> None:
+        self.held = HeldMessages()  # what its consumers hold unsettled: gauge and readiness
+
     @abc.abstractmethod
     async def connect(self) -> None: ...
 
@@ -127,7 +172,8 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def consume_raw(self, spec: QueueSpec, handler: RawHandler, prefetch: int) -> Consumer:
-        """Deliver messages to ``handler``, which must ack, nack or reject each one."""
+        """Deliver messages to ``handler``, which must ack, nack or reject each one (now or
+        later); if it raises, ``deliver`` settles the message. Each is tracked in ``held``."""
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -136,7 +182,8 @@ class Bus(abc.ABC):
     async def consume(self, spec: QueueSpec, handler: Handler, prefetch: int) -> Consumer:
         """Exceptions decide the outcome (DESIGN §11): return → ack; TransientError → keep
         the message and retry in place with backoff; PermanentError → dead-letter; anything
-        else (a bug) → back to the queue, dead-lettered past the delivery limit."""
+        else (a bug) → back to the queue, dead-lettered past the delivery limit (the last
+        two by ``deliver``, which every transport wraps around a handler)."""
 
         async def settle(message: Message) -> None:
             attempt = 0
@@ -149,14 +196,7 @@ class Bus(abc.ABC):
                     attempt += 1
                     await asyncio.sleep(delay)
                     continue
-                except PermanentError as exc:
-                    log.error("dead-lettering %s: %s body=%r", spec.name, exc, message.body[:2048])
-                    await message.reject()
-                except Exception:
-                    log.exception("handler failed on %s; requeueing", spec.name)
-                    await message.nack()
-                else:
-                    await message.ack()
+                await message.ack()
                 return
 
         return await self.consume_raw(spec, settle, prefetch)

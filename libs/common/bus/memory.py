@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.common.bus import topology as t
-from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler
+from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler, deliver
 from libs.common.errors import PermanentError
 
 log = logging.getLogger("herald.bus.memory")
@@ -49,6 +49,7 @@ class _MemoryConsumer(Consumer):
 
 class MemoryBus(Bus):
     def __init__(self) -> None:
+        super().__init__()
         self._queues: dict[str, _Queue] = {}
         self._bindings: list[tuple[str, str, str]] = []  # exchange, key, queue
         self._ids = itertools.count(1)
@@ -101,10 +102,7 @@ class MemoryBus(Bus):
         limit = spec.delivery_limit or t.DELIVERY_LIMIT
 
         async def run_one(msg: Message) -> None:
-            settled = asyncio.Event()
-
             async def settle(what: str) -> None:
-                settled.set()
                 gate.release()
                 if what == "nack":
                     count = msg.delivery_count + 1
@@ -125,12 +123,8 @@ class MemoryBus(Bus):
                     self.dead.setdefault(queue.spec.name, []).append(msg)
 
             msg._settle = settle
-            try:
-                await handler(msg)
-            except Exception:
-                log.exception("memory bus handler crashed on %s", queue.spec.name)
-                if not settled.is_set():
-                    await msg.nack()
+            self.held.take(queue.spec.name, msg)
+            await deliver(handler, msg, queue.spec.name)
 
         async def loop() -> None:
             while True:

@@ -45,7 +45,7 @@ def parse_process_nudge(body: bytes) -> list[str]:
         if not isinstance(ids, list) or not 0 < len(ids) <= MAX_NUDGE_IDS:
             raise ValueError(f"event_ids must be a list of 1 to {MAX_NUDGE_IDS} ids")
         return [str(i) for i in ids]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # deep nesting: not a bug
         raise PermanentError(f"malformed nudge: {body[:200]!r}") from exc
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from libs.common.errors import ValidationFailed
+from libs.common.schemas import strict_json
 from libs.common.schemas.storable import in_utc_range
 
 MAX_EVENT_BYTES = 1024 * 1024  # DESIGN §3: 1 MiB per envelope
@@ -201,11 +202,9 @@ def parse_envelope(raw: bytes) -> tuple[EventEnvelope, dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise ValidationFailed(f"not_utf8: invalid byte at offset {exc.start}") from exc
     try:
-        body = json.loads(text)
+        body = strict_json.loads(text)  # NaN, 1e400, 5,000-digit ints, deep nesting: refused
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"not_json: {exc.msg} at line {exc.lineno} col {exc.colno}") from exc
-    except RecursionError as exc:  # "[[[[…" thousands deep: rejected, not a poison message
-        raise ValidationFailed("not_json: nested too deeply") from exc
     if not isinstance(body, dict):
         raise ValidationFailed(f"not_object: expected a JSON object, got {type(body).__name__}")
     return validate_body(body), body
