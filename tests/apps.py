@@ -18,10 +18,12 @@ API_KEY = "test-producer-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnop"
 JWT_AUDIENCE = "herald-test"
 JWT_ISSUER = "https://sso.test"
+NO_MEDIATOR = "http://127.0.0.1:9"  # nothing listens: a call fails closed (503), never allows
 
 
 def ingest_settings(database_url: str, amqp_url: str, **overrides: Any) -> IngestSettings:
-    """Ingest settings for tests: one producer key allowed any source, HS256 user tokens."""
+    """Ingest settings for tests: one producer key allowed any source, HS256 user tokens, a
+    mediator address that answers nothing (tests that read the inbox pass their own)."""
     values: dict[str, Any] = {
         "database_url": database_url,
         "amqp_url": amqp_url,
@@ -29,6 +31,8 @@ def ingest_settings(database_url: str, amqp_url: str, **overrides: Any) -> Inges
         "jwt_secret": JWT_SECRET,
         "jwt_audience": JWT_AUDIENCE,
         "jwt_issuer": JWT_ISSUER,
+        "mediator_url": NO_MEDIATOR,
+        "mediator_api_key": "test-mediator-key-0123456789",
         **overrides,
     }
     return IngestSettings(**values)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from libs.common.auth import TokenVerifier
 from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
+from libs.common.mediator_client import MediatorClient
 from libs.common.resources import Resources
 from services.ingest.admin import mount_admin
 from services.ingest.authorize import amqp_gate
@@ -22,6 +23,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.static import mount_inbox_page
 from services.ingest.telegram_api import router as telegram_router
 from services.ingest.user_api import user_api_router
+from services.ingest.user_api.throttle import Throttle
 
 
 def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
@@ -29,6 +31,10 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)
         app.state.resources = resources
+        # the inbox and the preview show only what the user may read (user_api/recheck.py)
+        app.state.mediator = MediatorClient(
+            settings.mediator_url, settings.mediator_api_key, settings.mediator_timeout_s
+        )
         consumer = None
         if consume:
             consumer = IngestConsumer(
@@ -45,11 +51,13 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
         finally:
             if consumer is not None:  # graceful: store and ack what was delivered, then close
                 await consumer.stop()
+            await app.state.mediator.close()
             await resources.close()
 
     app = FastAPI(title="Herald ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.preview_throttle = Throttle(settings.preview_rate_per_s, settings.preview_burst)
     app.include_router(health_router(lambda: app.state.resources.checks(), settings))
     app.include_router(events_router)
     app.include_router(recipients_router)

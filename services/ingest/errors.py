@@ -69,13 +69,20 @@ class ApiError(Exception):
     """Raised by handlers and logic for an answer with a chosen code and details."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, details: Any = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,  # e.g. Retry-After with a 429
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or CODES.get(status, "error")
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def error_response(
@@ -96,7 +103,9 @@ def error_response(
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, code=exc.code, details=exc.details)
+    return error_response(
+        exc.status, exc.message, code=exc.code, details=exc.details, headers=exc.headers
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

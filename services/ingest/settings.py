@@ -7,9 +7,15 @@ from pydantic import Field
 from libs.common.auth import JwtSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
-from libs.common.settings import AmqpProducerSettings, DatabaseSettings, ServiceKeySettings
+from libs.common.settings import (
+    AmqpProducerSettings,
+    DatabaseSettings,
+    MediatorClientSettings,
+    ServiceKeySettings,
+)
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.telegram_api import TelegramLinkSettings
+from services.ingest.user_api.throttle import PreviewLimitSettings
 
 
 class IngestSettings(
@@ -19,6 +25,8 @@ class IngestSettings(
     JwtSettings,
     TelegramLinkSettings,
     AdminSettings,
+    MediatorClientSettings,  # the inbox re-checks what it shows (docs/permissions.md)
+    PreviewLimitSettings,
     MetricsSettings,
 ):
     ingest_bindings: list[str] = Field(

@@ -17,6 +17,7 @@ from libs.common.resources import Resources
 from services.sender.channels import build_providers, telegram_bot
 from services.sender.digests.scheduler import start as start_digests
 from services.sender.settings import SenderSettings
+from services.sender.visibility import start as start_visibility
 from services.sender.worker import Sender
 
 SEND_SPEC = QueueSpec(SEND_QUEUE, bindings=[(WORK_EXCHANGE, SEND_KEY)])
@@ -35,7 +36,7 @@ def create_app(settings: SenderSettings) -> FastAPI:
         providers = build_providers(settings, resources.bus, resources.sessions, bot)
         for provider in providers.values():
             await provider.start()
-        sender = Sender(resources.sessions, providers, mediator, settings)
+        sender = Sender(resources.sessions, providers, mediator, settings, resources.bus)
         consumer = await resources.bus.consume(SEND_SPEC, sender.on_nudge, settings.amqp_prefetch)
         loop = asyncio.create_task(sender.run_forever())
         tasks: list[asyncio.Task[None]] = []  # other time-based work of the sender
@@ -44,6 +45,7 @@ def create_app(settings: SenderSettings) -> FastAPI:
 
             tasks.append(asyncio.create_task(TelegramLinker(bot, resources.sessions).run()))
         tasks.extend(start_digests(resources.sessions, resources.bus, mediator))
+        tasks.extend(start_visibility(resources.sessions, resources.bus, mediator, settings))
         try:
             yield
         finally:

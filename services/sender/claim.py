@@ -46,6 +46,7 @@ class Claimed:
     entity_id: str | None = None
     email: str | None = None
     telegram_chat_id: str | None = None
+    access: str | None = None  # the notification's (libs/common/access.py): None = unchecked
 
 
 async def claim_due(
@@ -127,6 +128,7 @@ async def load_claimed(session: AsyncSession, ids: list[int]) -> list[Claimed]:
             Notification.entity_id,
             Recipient.email,
             Recipient.telegram_chat_id,
+            Notification.access,
         )
         .outerjoin(Notification, Notification.id == Delivery.notification_id)
         .outerjoin(
@@ -148,10 +150,11 @@ def _claimed(
     entity_id: str | None,
     email: str | None,
     chat: str | None,
+    access: str | None,
 ) -> Claimed:
     return Claimed(
         d.id, d.attempts, d.tenant, d.user_id, d.source, d.channel, d.subject, d.body,
-        d.body_html, d.notification_id, project_id, entity_type, entity_id, email, chat,
+        d.body_html, d.notification_id, project_id, entity_type, entity_id, email, chat, access,
     )  # fmt: skip
 
 

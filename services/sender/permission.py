@@ -10,6 +10,10 @@
 
 A digest's own delivery (no notification) is not checked here: its items were each checked
 when the digest was built, and the digest is one message about many objects.
+
+The answer also decides the notification's inbox visibility (``verdicts``, recorded by
+``visibility.record`` before anything is sent): its first check makes it visible or not, a
+later denial hides it (libs/common/access.py). Undetermined answers decide nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from libs.common.access import DENIED, Verdict
 from libs.common.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.claim import Claimed
@@ -32,6 +37,16 @@ MEDIATOR_RETRY_S = 5.0  # an unreachable mediator is retried soon; jittered up t
 class Screened:
     allowed: list[Claimed] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    verdicts: dict[int, Verdict] = field(default_factory=dict)  # notification id → news
+
+    def note(self, c: Claimed, verdict: Verdict) -> None:
+        """Keep what changes the notification's visibility: a first answer, or a denial."""
+        if c.notification_id is None or c.access == DENIED:
+            return
+        if verdict is Verdict.DENIED:  # a denial wins over anything else heard about it
+            self.verdicts[c.notification_id] = verdict
+        elif c.access is None:
+            self.verdicts.setdefault(c.notification_id, verdict)
 
 
 def permission_item(c: Claimed) -> PermissionItem | None:
@@ -54,9 +69,11 @@ async def screen(mediator: MediatorClient, batch: list[Claimed], max_attempts: i
             item = permission_item(c)
         except ValidationError as exc:  # e.g. an id longer than the contract allows
             result.outcomes.append(failed(c, f"cannot ask the mediator about it: {exc}"))
+            result.note(c, Verdict.DENIED)  # it can never be checked, so never shown
             continue
         if item is None:
             result.allowed.append(c)
+            result.note(c, Verdict.ALLOWED)
         else:
             by_tenant[c.tenant].append((c, item))
     for tenant, pairs in by_tenant.items():
@@ -89,8 +106,10 @@ def _judge(
 ) -> None:
     if answer.read:
         out.allowed.append(c)
+        out.note(c, Verdict.ALLOWED)
     elif answer.error:
         out.outcomes.append(retry(c, f"permission undetermined: {answer.error}", max_attempts))
     else:
         what = f"{item.module}/{item.object_type} {item.object_id}"
         out.outcomes.append(denied(c, f"{c.user_id} may not read {what} (checked at send time)"))
+        out.note(c, Verdict.DENIED)

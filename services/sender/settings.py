@@ -8,9 +8,12 @@ from pydantic import Field
 
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from services.sender.visibility import VisibilitySettings
 
 
-class SenderSettings(DatabaseSettings, BusSettings, MediatorClientSettings, MetricsSettings):
+class SenderSettings(
+    DatabaseSettings, BusSettings, MediatorClientSettings, VisibilitySettings, MetricsSettings
+):
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.bus import Message
+from libs.common.bus import Bus, Message
 from libs.common.db.engine import is_sqlite, transaction
 from libs.common.mediator_client import MediatorClient
 from services.sender import metrics as m
@@ -28,6 +28,7 @@ from services.sender.providers.base import (
 )
 from services.sender.recorder import OutcomeRecorder
 from services.sender.settings import SenderSettings
+from services.sender.visibility import record as record_visibility
 
 log = logging.getLogger("herald.sender")
 
@@ -42,9 +43,10 @@ class Sender:
         providers: dict[str, Provider],
         mediator: MediatorClient,
         settings: SenderSettings,
+        bus: Bus | None = None,  # for the counts push when an item becomes visible
     ) -> None:
         self._sessions, self._providers, self._mediator = sessions, providers, mediator
-        self._s = settings
+        self._s, self._bus = settings, bus
         self.recorder = OutcomeRecorder(sessions, settings.sender_lease_s)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -101,6 +103,8 @@ class Sender:
         if not batch:
             return 0
         screened = await screen(self._mediator, batch, self._s.sender_max_attempts)
+        # visible in the inbox before any channel tells the user about it
+        await record_visibility(self._sessions, self._bus, screened.verdicts)
         self.recorder.add(screened.outcomes)
         await asyncio.gather(*(self._deliver_in_order(c) for c in _per_user(screened.allowed)))
         return len(batch)

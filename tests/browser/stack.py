@@ -72,6 +72,7 @@ class Stack:
     _ws_server: Any = None
     _ws_settings: Any = None
     _ws_port: int = 0
+    _mediator: dict[str, str] = field(default_factory=dict)  # ingest's, once it runs
 
     def __enter__(self) -> Stack:
         self._thread = threading.Thread(target=self._main, name="herald-stack", daemon=True)
@@ -112,7 +113,9 @@ class Stack:
         try:
             if self.full:
                 await self._start_backend(servers)
-            settings = ingest_settings(self.database_url, self.amqp_url, **self.admin)
+            settings = ingest_settings(
+                self.database_url, self.amqp_url, **self.admin, **self._mediator
+            )
             await start_http(ingest_app(settings, consume=False), ingest_sock, servers)
             self._ready.set()
             await self._stop.wait()
@@ -140,6 +143,7 @@ class Stack:
         )
         await start_http(mediator_app(mediator_settings), mediator, servers)
         mediator_url = f"http://{HOST}:{port_of(mediator)}"
+        self._mediator = {"mediator_url": mediator_url, "mediator_api_key": MEDIATOR_KEY}
         processor = ProcessorSettings(
             database_url=db, amqp_url=amqp, processor_sweep_interval_s=0.5
         )

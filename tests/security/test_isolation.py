@@ -1,36 +1,48 @@
 """Tenant and user isolation on every user route of the ingest app, taken from its OpenAPI.
 
 Alice (tenant ``default``) owns one of everything: a notification, a subscription, a channel
-preference, a digest schedule and a linked Telegram chat, each carrying a canary string. Two
-intruders call every user route, naming Alice's ids where a route takes one: Bob (same
-tenant) and ``alice`` of tenant ``other`` (same user id, another tenant). For every call:
+preference, a digest schedule and a linked Telegram chat, each carrying a canary string. The
+permissions module lets only Alice read the object of her notification. Three intruders call
+every user route: Bob (same tenant) and ``alice`` of tenant ``other`` (same user id, another
+tenant), naming Alice's ids where a route takes one, and Mallory (same tenant), who follows
+Alice's object and holds notifications about it of her own (one shown to her before her right
+was revoked, one never checked, one denied), naming her own. For every call:
 
-* no canary of Alice's appears in the answer (the subscription preview, which by design lists
-  event identifiers of the caller's tenant, is held to this only across tenants);
-* a route naming one of Alice's items answers 404, exactly like a missing item;
+* no canary of Alice's appears in the answer (the subscription preview included: it scans
+  only events about objects the caller may read);
+* a route naming one of Alice's items, or an item about an object the caller may not read,
+  answers 404, exactly like a missing item;
 * everything Alice sees through her own GET routes is unchanged afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.access import ALLOWED, DENIED
 from libs.common.db.engine import transaction
-from libs.common.db.models import Notification, Recipient
+from libs.common.db.models import Event, Notification, Recipient
+from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.ingest.app import create_app
 from tests.apps import ingest_settings
 from tests.security.user_routes import SAMPLES, Route, user_routes
 from tests.services.ingest.user_api_data import add_notifications, auth, user_api_app
 
+T = TypeVar("T", Event, Notification)
 ALICE = auth("alice")
-INTRUDERS = {"bob": auth("bob"), "alice@other": auth("alice", tenant="other")}
+INTRUDERS = {
+    "bob": auth("bob"),
+    "alice@other": auth("alice", tenant="other"),
+    "mallory": auth("mallory"),
+}
 BOT = {"telegram_bot_username": "herald_test_bot"}
 SOURCE, MODULE, ZONE = "canarysrc", "canarymod", "Pacific/Chatham"
 SUB_NAME = "canary subscription of alice"
@@ -40,6 +52,40 @@ SUB_NAME = "canary subscription of alice"
 class World:
     params: dict[str, Any]  # Alice's ids, by path parameter name
     canaries: set[str]
+    mallory_item: int = 0  # Mallory's own notification about Alice's object
+
+
+def only_alice(item: PermissionItem) -> PermissionAnswer:
+    """The module's rights: Alice may read her objects, nobody else may."""
+    return PermissionAnswer(read=item.user_id == "alice", write=item.user_id == "alice")
+
+
+async def _mallory_follows_alices_object(
+    sessions: async_sessionmaker[AsyncSession], note_id: int
+) -> int:
+    """Notifications for Mallory about Alice's object (later events about it): one shown before
+    her right was revoked, one never checked, one denied. Returns the first (the one a stale
+    inbox would still show)."""
+    async with transaction(sessions) as session:
+        note = await session.get(Notification, note_id)
+        event = await session.get(Event, note.event_id if note else "")
+        assert note is not None and event is not None
+        mine = []
+        for access in (ALLOWED, None, DENIED):
+            later = _copy(event, id=str(uuid.uuid4()))
+            later.source_event_id = later.id
+            session.add(later)
+            mine.append(_copy(note, user_id="mallory", event_id=later.id, access=access))
+        await session.flush()  # events first: the notifications refer to them
+        session.add_all(mine)
+        await session.flush()
+        return mine[0].id
+
+
+def _copy(row: T, **changes: Any) -> T:
+    columns = type(row).__table__.columns.keys()
+    values = {c: getattr(row, c) for c in columns if c != "id"}
+    return type(row)(**{**values, **changes})
 
 
 async def _alice_owns_everything(
@@ -59,7 +105,8 @@ async def _alice_owns_everything(
     digest = await http.put("/v1/digest/email", json=schedule, headers=ALICE)
     assert (sub.status_code, pref.status_code, digest.status_code) == (201, 200, 200)
     params = {"item_id": note_id, "sub_id": sub.json()["id"], "channel": "email"}
-    return World(params, {SOURCE, MODULE, ZONE, SUB_NAME, event_id})
+    mallory_item = await _mallory_follows_alices_object(sessions, note_id)
+    return World(params, {SOURCE, MODULE, ZONE, SUB_NAME, event_id}, mallory_item)
 
 
 async def _snapshot(http: httpx.AsyncClient, routes: list[Route], world: World) -> str:
@@ -84,7 +131,7 @@ def test_every_user_route_has_a_sample() -> None:
 async def test_no_user_route_reaches_another_users_or_tenants_data(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with user_api_app(database_url, **BOT) as (app, http):
+    async with user_api_app(database_url, only_alice, **BOT) as (app, http):
         routes = user_routes(app)
         world = await _alice_owns_everything(http, sessions)
         before = await _snapshot(http, routes, world)
@@ -100,17 +147,14 @@ async def _intrude(
     http: httpx.AsyncClient, route: Route, world: World, who: str, headers: dict[str, str]
 ) -> None:
     sample = SAMPLES[route.label]
-    resp = await http.request(
-        route.method, route.url(world.params), json=sample.body, headers=headers
-    )
+    params = {**world.params, "item_id": world.mallory_item} if who == "mallory" else world.params
+    resp = await http.request(route.method, route.url(params), json=sample.body, headers=headers)
     where = (who, route.label, resp.status_code, resp.text[:300])
     if sample.object_route:
         assert resp.status_code == 404, where
         assert resp.json()["error"]["code"] == "not_found", where
     else:
         assert resp.status_code < 300, where
-    if sample.tenant_wide and who == "bob":
-        return
     leaked = [canary for canary in world.canaries if canary in resp.text]
     assert not leaked, (*where, leaked)
     body = resp.json() if resp.content else {}

@@ -20,7 +20,7 @@ from libs.common.schemas.permissions import UPSTREAM_CHECK_PATH
 from services.acl_mediator.app import create_app as create_mediator
 from services.acl_mediator.settings import MediatorSettings
 from services.ingest.app import create_app as create_ingest
-from tests.apps import API_KEY, ingest_settings, user_token
+from tests.apps import API_KEY, NO_MEDIATOR, ingest_settings, user_token
 from tests.security.fuzzing import (
     DEFAULT_EXAMPLES,
     fuzz,
@@ -43,8 +43,9 @@ UNFUZZED = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})  # no inpu
 BOT = {"telegram_bot_username": "herald_test_bot"}  # so POST /v1/telegram/link does work
 
 
-def _ingest(database_url: str) -> Any:
-    settings = ingest_settings(database_url, "memory://fuzz", **BOT)
+def _ingest(database_url: str, mediator_url: str = NO_MEDIATOR) -> Any:
+    mediator = {"mediator_url": mediator_url, "mediator_api_key": MEDIATOR_KEY}
+    settings = ingest_settings(database_url, "memory://fuzz", **BOT, **mediator)
     return create_ingest(settings, consume=False)
 
 
@@ -57,9 +58,18 @@ INGEST_OPS = operation_labels(_ingest("postgresql+asyncpg://unused@127.0.0.1/unu
 
 
 @pytest.fixture(scope="module")
-def ingest_schema(template_database: str) -> Iterator[Any]:
-    with scratch_database(template_database) as url, loaded_schema(_ingest(url)) as schema:
-        yield schema
+def ingest_schema(
+    template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The ingest app asks a real mediator (the inbox and the preview check rights)."""
+    with threaded_server(reference_app()) as backend:
+        modules = modules_file(tmp_path_factory.mktemp("acl"), {"tenders": {"base_url": backend}})
+        with (
+            threaded_server(_mediator(modules)) as mediator_url,
+            scratch_database(template_database) as url,
+            loaded_schema(_ingest(url, mediator_url)) as schema,
+        ):
+            yield schema
 
 
 @dataclass

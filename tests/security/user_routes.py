@@ -42,12 +42,10 @@ class Route:
 @dataclass(frozen=True)
 class Sample:
     """How to call a user route as someone else. ``object_route``: it names one item by id,
-    so another user's id must answer 404. ``tenant_wide``: by design it shows identifiers of
-    the caller's tenant (the subscription preview), so only another tenant must see nothing."""
+    so another user's id must answer 404."""
 
     body: Any = None
     object_route: bool = False
-    tenant_wide: bool = False
     intruder_sees: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,7 +64,7 @@ SAMPLES: dict[str, Sample] = {
     "GET /v1/subscriptions": Sample(),
     "POST /v1/subscriptions": Sample(body=SUBSCRIPTION),
     "POST /v1/subscriptions/preview": Sample(
-        body={"source": "canarysrc", "entity_type": "tender", "filter": []}, tenant_wide=True
+        body={"source": "canarysrc", "entity_type": "tender", "filter": []}
     ),
     "GET /v1/subscriptions/{sub_id}": Sample(object_route=True),
     "PUT /v1/subscriptions/{sub_id}": Sample(body=SUBSCRIPTION, object_route=True),

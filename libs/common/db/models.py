@@ -147,20 +147,31 @@ class Template(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
 
 
+UNREAD_VISIBLE = "read_at IS NULL AND archived_at IS NULL AND access = 'allowed'"
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
         Index("ix_notifications_inbox", "tenant", "user_id", "id"),
-        # unread newest-first pages and the unread counters (source INCLUDEd: index-only)
+        # unread newest-first pages and the unread counters (source INCLUDEd: index-only),
+        # over visible items only (libs/common/access.py)
         Index(
             "ix_notifications_unread",
             "tenant",
             "user_id",
             "id",
             postgresql_include=["source"],
-            postgresql_where=text("read_at IS NULL AND archived_at IS NULL"),
-            sqlite_where=text("read_at IS NULL AND archived_at IS NULL"),
+            postgresql_where=text(UNREAD_VISIBLE),
+            sqlite_where=text(UNREAD_VISIBLE),
+        ),
+        # the visibility checker's backlog: notifications not checked yet
+        Index(
+            "ix_notifications_unchecked",
+            "id",
+            postgresql_where=text("access IS NULL"),
+            sqlite_where=text("access IS NULL"),
         ),
         Index("ix_notifications_source", "tenant", "user_id", "source", "id"),  # ?source=
         # the websocket resume cursor: per user, committed in order (DESIGN §8)

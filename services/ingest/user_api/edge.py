@@ -1,4 +1,5 @@
-"""What the handlers share: the transaction they own, and the after-commit counter push."""
+"""What the handlers share: the transaction they own, the mediator, and the after-commit
+counter push."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.bus.topology import BROWSER_EXCHANGE
+from libs.common.counts_push import publish_counts
 from libs.common.db.engine import transaction
-from libs.common.logging import get_logger
-from libs.common.schemas.inbox import BrowserPush, UnreadCounts
-
-log = get_logger(__name__)
+from libs.common.mediator_client import MediatorClient
+from libs.common.schemas.inbox import UnreadCounts
+from libs.common.unread import unread_counts
 
 
 @asynccontextmanager
@@ -33,17 +33,19 @@ async def reader(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-async def push_counts(request: Request, user: Principal, counts: UnreadCounts) -> None:
-    """Tell the user's other tabs (through the websocket gateways) after the commit.
+def mediator(request: Request) -> MediatorClient:
+    client: MediatorClient = request.app.state.mediator
+    return client
 
-    Best effort: the change is committed and the caller has the counts in its response; a
-    broker hiccup must not turn a successful "mark read" into an error. Other tabs catch up
-    on their next counts push or reconnect.
-    """
-    push = BrowserPush(kind="counts", tenant=user.tenant, user_id=user.user_id, counts=counts)
-    try:
-        await request.app.state.resources.bus.publish(
-            BROWSER_EXCHANGE, "", push.model_dump_json().encode()
-        )
-    except Exception as exc:  # the broker is optional for this path, see above
-        log.warning("counts push failed", user_id=user.user_id, error=repr(exc)[:300])
+
+async def push_counts(request: Request, user: Principal, counts: UnreadCounts) -> None:
+    """Tell the user's other tabs (through the websocket gateways) after the commit; best
+    effort (libs/common/counts_push.py): the caller has the counts in its response."""
+    await publish_counts(request.app.state.resources.bus, user.tenant, user.user_id, counts)
+
+
+async def push_fresh_counts(request: Request, user: Principal) -> None:
+    """The counters read now, pushed: after a re-check recorded a denial."""
+    async with reader(request) as db:
+        counts = await unread_counts(db, user.tenant, user.user_id)
+    await push_counts(request, user, counts)

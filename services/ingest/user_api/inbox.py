@@ -1,4 +1,7 @@
-"""GET /v1/inbox, /v1/inbox/counts and the read / unread / archive state changes."""
+"""GET /v1/inbox, /v1/inbox/counts and the read / unread / archive state changes.
+
+Only items the user may read are shown: each page, and each item a state change touches, is
+re-checked with the mediator first (``recheck.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from libs.common.schemas.storable import StorableDatetime
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.errors import error_responses
 from services.ingest.user_api import queries as q
-from services.ingest.user_api.edge import push_counts, reader, tx
+from services.ingest.user_api import recheck
+from services.ingest.user_api.edge import mediator, push_counts, push_fresh_counts, reader, tx
 from services.ingest.user_api.schemas import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -27,9 +31,14 @@ from services.ingest.user_api.schemas import (
 )
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"], responses=error_responses(401, 422, 503))
+_LIST = (
+    "Only items the user may read now: the page is re-checked with the permissions mediator, "
+    "and an item no longer allowed is left out (for good). A page may hold fewer than `limit` "
+    "items while `next_cursor` is set; 503 when the mediator cannot answer."
+)
 
 
-@router.get("", summary="The user's notifications, newest first, by cursor")
+@router.get("", summary="The user's notifications, newest first, by cursor", description=_LIST)
 async def list_inbox(
     request: Request,
     user: CurrentUser,
@@ -42,14 +51,26 @@ async def list_inbox(
 ) -> InboxPage:
     f = q.InboxFilter(unread=unread, archived=archived, source=source, since=since)
     async with reader(request) as db:
-        items, next_cursor = await q.list_inbox(db, user, f, limit, cursor)
-    return InboxPage(items=items, next_cursor=next_cursor)
+        page = await recheck.visible_page(db, mediator(request), user, f, limit, cursor)
+    if page.denied:
+        await push_fresh_counts(request, user)
+    return InboxPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/counts", summary="Unread (and not archived) items: total and per module")
 async def counts(request: Request, user: CurrentUser) -> UnreadCounts:
     async with reader(request) as db:
         return await q.unread_counts(db, user)
+
+
+async def _still_visible(request: Request, user: CurrentUser, item_id: int) -> None:
+    """404 unless the user may still read the item (a denial found is recorded at once)."""
+    async with reader(request) as db:
+        still = await recheck.visible_item(db, mediator(request), user, item_id)
+    if still.denied:
+        await push_fresh_counts(request, user)
+    if not still.shown:
+        raise q.not_found(item_id)
 
 
 async def _mark(
@@ -59,6 +80,7 @@ async def _mark(
     column: InstrumentedAttribute[datetime | None],
     on: bool,
 ) -> MarkResult:
+    await _still_visible(request, user, item_id)
     async with tx(request) as session:
         item, changed = await q.set_state(session, user, item_id, column, on)
         counts = await q.unread_counts(session, user)

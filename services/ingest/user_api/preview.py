@@ -1,8 +1,12 @@
 """Which recent events a filter would have matched: the same matching the processor does.
 
-Only identifiers leave this endpoint (type, entity id, project, time) — never the payload or
-the entity attributes: the preview runs over every event of the tenant, including objects the
-user may not be allowed to read, and only the sender checks read permission (at send time).
+Only events about objects the caller may read are scanned (DESIGN §13): the mediator is asked
+about every scanned event's object in one batch before any condition is evaluated, so neither
+the list nor the counts say anything about an object the caller may not read — a filter on a
+hidden attribute (30 ``between`` queries would bisect it) matches nothing there. An object the
+module cannot answer about counts as unreadable. Only identifiers leave this endpoint (type,
+entity id, project, time), never the payload or the attributes. Rate-limited per user
+(``throttle.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.access import Verdict, judge, question
 from libs.common.auth import Principal
 from libs.common.db.models import Event, EventStatus, Recipient, utcnow
 from libs.common.filters import Condition, MatchContext, Person, matches, people_mentioned
+from libs.common.mediator_client import MediatorClient
+from libs.common.schemas.permissions import PermissionItem
 from services.ingest.user_api.schemas import PreviewMatch, PreviewRequest, PreviewResult
 from services.ingest.user_api.subscription_store import checked_filter
 
@@ -59,9 +66,25 @@ async def _people(
     }
 
 
-async def preview(session: AsyncSession, user: Principal, req: PreviewRequest) -> PreviewResult:
+async def _readable(mediator: MediatorClient, user: Principal, events: list[Event]) -> list[Event]:
+    """The events about objects the user may read (one mediator batch, one question each)."""
+    questions: dict[str, PermissionItem | None] = {}
+    for e in events:
+        try:
+            questions[e.id] = question(
+                e.source or "", e.project_id, e.entity_type or "", e.entity_id or "", user.user_id
+            )
+        except ValueError:
+            continue  # cannot be asked: never readable
+    verdicts = await judge(mediator, user.tenant, questions) if questions else {}
+    return [e for e in events if verdicts.get(e.id) is Verdict.ALLOWED]
+
+
+async def preview(
+    session: AsyncSession, mediator: MediatorClient, user: Principal, req: PreviewRequest
+) -> PreviewResult:
     conditions = checked_filter(req.filter)
-    events = await _recent(session, user, req)
+    events = await _readable(mediator, user, await _recent(session, user, req))
     people = await _people(session, user.tenant, conditions, events)
     hits = []
     for event in events:

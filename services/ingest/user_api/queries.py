@@ -1,5 +1,8 @@
 """Inbox queries and state changes, every one scoped to (tenant, user); flush only.
 
+Only visible items exist here (``access = 'allowed'``, libs/common/access.py): an item not
+checked yet, or denied, is listed, counted and changed nowhere, exactly like a missing one.
+
 State changes are idempotent guarded updates (``SET read_at = now WHERE read_at IS NULL``):
 two concurrent "mark read" calls change the row once, and the second reports ``changed =
 false``. Counters are computed from the rows themselves, so there is no counter to drift or go
@@ -18,6 +21,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from libs.common.access import visible
 from libs.common.auth import Principal
 from libs.common.db.models import Notification as N
 from libs.common.db.models import utcnow
@@ -57,7 +61,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def _mine(user: Principal) -> list[ColumnElement[bool]]:
-    return [N.tenant == user.tenant, N.user_id == user.user_id]
+    return [N.tenant == user.tenant, N.user_id == user.user_id, visible()]
 
 
 def _filters(f: InboxFilter) -> list[ColumnElement[bool]]:
@@ -78,18 +82,17 @@ def _item(row: Any) -> InboxItem:
     return InboxItem.model_validate(dict(row._mapping))
 
 
-async def list_inbox(
-    session: Db, user: Principal, f: InboxFilter, limit: int, cursor: str | None
-) -> tuple[list[InboxItem], str | None]:
-    """Newest first by id. A cursor is "ids below N", so rows inserted while a client pages
-    (always with higher ids) can neither shift nor repeat what it has not seen yet."""
+async def fetch_page(
+    session: Db, user: Principal, f: InboxFilter, limit: int, below: int | None
+) -> tuple[list[InboxItem], bool]:
+    """Up to ``limit`` items with ids below ``below``, newest first, and whether older ones
+    exist. A cursor is "ids below N", so rows inserted while a client pages (always with
+    higher ids) can neither shift nor repeat what it has not seen yet."""
     query = select(*ITEM_COLUMNS).where(*_mine(user), *_filters(f))
-    if cursor is not None:
-        query = query.where(N.id < decode_cursor(cursor))
+    if below is not None:
+        query = query.where(N.id < below)
     rows = (await session.execute(query.order_by(N.id.desc()).limit(limit + 1))).all()
-    items = [_item(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return items, (encode_cursor(items[-1].id) if more else None)
+    return [_item(r) for r in rows[:limit]], len(rows) > limit
 
 
 async def unread_counts(session: Db, user: Principal) -> UnreadCounts:
@@ -97,13 +100,18 @@ async def unread_counts(session: Db, user: Principal) -> UnreadCounts:
     return await counts_of(session, user.tenant, user.user_id)
 
 
-async def get_item(session: AsyncSession, user: Principal, item_id: int) -> InboxItem:
+async def get_item(session: Db, user: Principal, item_id: int) -> InboxItem:
     row = (
         await session.execute(select(*ITEM_COLUMNS).where(*_mine(user), N.id == item_id))
     ).first()
     if row is None:  # another user's item is indistinguishable from a missing one
-        raise ApiError(404, f"notification {item_id} not found")
+        raise not_found(item_id)
     return _item(row)
+
+
+def not_found(item_id: int) -> ApiError:
+    """Missing, another user's, hidden or denied: one answer, so nobody learns what exists."""
+    return ApiError(404, f"notification {item_id} not found")
 
 
 async def set_state(

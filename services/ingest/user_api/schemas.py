@@ -220,6 +220,9 @@ class PreviewMatch(BaseModel):
 
 
 class PreviewResult(BaseModel):
-    scanned: int = Field(description="recent events of this source and entity type looked at")
+    scanned: int = Field(
+        description="recent events of this source and entity type, about objects the user may "
+        "read, looked at"
+    )
     matched: int
     events: list[PreviewMatch] = Field(description="newest first, at most 50")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.errors import error_responses
 from services.ingest.user_api import subscription_store as store
-from services.ingest.user_api.edge import tx
+from services.ingest.user_api.edge import mediator, tx
 from services.ingest.user_api.preview import preview
 from services.ingest.user_api.schemas import (
     PreviewRequest,
@@ -16,6 +16,7 @@ from services.ingest.user_api.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
+from services.ingest.user_api.throttle import limit_preview
 
 router = APIRouter(
     prefix="/v1/subscriptions", tags=["subscriptions"], responses=error_responses(401, 422, 503)
@@ -50,12 +51,25 @@ async def create_subscription(
     return out
 
 
-@router.post("/preview", summary="Which recent events this filter would have matched")
+_PREVIEW = (
+    "Only events about objects the user may read now are scanned and counted (one permissions "
+    "check for all of them). Rate-limited per user: 429 with `Retry-After` past "
+    "`HERALD_PREVIEW_BURST` previews at once or `HERALD_PREVIEW_RATE_PER_S` sustained."
+)
+
+
+@router.post(
+    "/preview",
+    summary="Which recent events this filter would have matched",
+    description=_PREVIEW,
+    responses=error_responses(429),
+)
 async def preview_subscription(
     request: Request, user: CurrentUser, body: PreviewRequest
 ) -> PreviewResult:
+    limit_preview(request, user)
     async with tx(request) as session:
-        return await preview(session, user, body)
+        return await preview(session, mediator(request), user, body)
 
 
 @router.get("/{sub_id}", summary="One subscription", responses=_NOT_FOUND)

@@ -12,10 +12,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.access import ALLOWED
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus, Notification
 from services.ingest.app import create_app
 from tests.apps import ingest_settings, running, user_token
+from tests.services.sender.support import MEDIATOR_KEY, Decide, allow_all, mediator_server
 
 
 def auth(user: str, tenant: str = "default") -> dict[str, str]:
@@ -24,18 +26,23 @@ def auth(user: str, tenant: str = "default") -> dict[str, str]:
 
 @asynccontextmanager
 async def user_api_app(
-    database_url: str, **overrides: Any
+    database_url: str, decide: Decide = allow_all, **overrides: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The real ingest app (lifespan included) on the in-memory bus, without the consumer."""
-    settings = ingest_settings(database_url, f"memory://{uuid.uuid4().hex}", **overrides)
-    app = create_app(settings, consume=False)
-    async with running(app) as client:
-        yield app, client
+    """The real ingest app (lifespan included) on the in-memory bus, without the consumer,
+    asking a mediator over HTTP that answers ``decide`` (unless ``mediator_url`` is given)."""
+    async with mediator_server(decide) as mediator_url:
+        overrides = {"mediator_url": mediator_url, "mediator_api_key": MEDIATOR_KEY, **overrides}
+        settings = ingest_settings(database_url, f"memory://{uuid.uuid4().hex}", **overrides)
+        app = create_app(settings, consume=False)
+        async with running(app) as client:
+            yield app, client
 
 
 @asynccontextmanager
-async def user_api(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with user_api_app(database_url, **overrides) as (_app, client):
+async def user_api(
+    database_url: str, decide: Decide = allow_all, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with user_api_app(database_url, decide, **overrides) as (_app, client):
         yield client
 
 
@@ -82,20 +89,22 @@ async def add_notifications(
     tenant: str = "default",
     source: str = "tenders",
     read: bool = False,
+    access: str | None = ALLOWED,
 ) -> list[int]:
-    """``count`` notifications for one user, one event each; their ids in insertion order."""
+    """``count`` notifications for one user, one event each; their ids in insertion order.
+    ``access``: their first permission check's outcome (``allowed``: visible in the inbox)."""
     async with transaction(sessions) as session:
         notes = []
         for i in range(count):
             event = event_row(source=source, tenant=tenant)
             session.add(event)
-            notes.append(_note(event, user, f"item {i}", read))
+            notes.append(_note(event, user, f"item {i}", read, access))
         session.add_all(notes)
         await session.flush()
         return [n.id for n in notes]
 
 
-def _note(event: Event, user: str, title: str, read: bool) -> Notification:
+def _note(event: Event, user: str, title: str, read: bool, access: str | None) -> Notification:
     return Notification(
         tenant=event.tenant or "default",
         event_id=event.id,
@@ -109,4 +118,5 @@ def _note(event: Event, user: str, title: str, read: bool) -> Notification:
         title=title,
         body="body",
         read_at=datetime.now(UTC) if read else None,
+        access=access,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -124,20 +124,25 @@ def mediator(
     return MediatorClient("http://mediator.test", MEDIATOR_KEY, transport=transport)
 
 
-async def _allow_all_http(request: web.Request) -> web.Response:
-    """The mediator's contract (libs/common/schemas/permissions.py), answering yes."""
-    if request.headers.get("X-API-Key") != MEDIATOR_KEY:
-        return web.json_response({"detail": "bad key"}, status=401)
-    body = CheckRequest.model_validate_json(await request.read())
-    answer = CheckResponse(results=[PermissionAnswer(read=True) for _ in body.items])
-    return web.json_response(answer.model_dump(mode="json"))
+def _contract_http(decide: Decide) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The mediator's contract (libs/common/schemas/permissions.py), answering ``decide``."""
+
+    async def check(request: web.Request) -> web.Response:
+        if request.headers.get("X-API-Key") != MEDIATOR_KEY:
+            return web.json_response({"detail": "bad key"}, status=401)
+        body = CheckRequest.model_validate_json(await request.read())
+        answer = CheckResponse(results=[decide(item) for item in body.items])
+        return web.json_response(answer.model_dump(mode="json"))
+
+    return check
 
 
 @asynccontextmanager
-async def mediator_server() -> AsyncIterator[str]:
-    """A real HTTP server on 127.0.0.1:<ephemeral> answering "may read" (for subprocesses)."""
+async def mediator_server(decide: Decide = allow_all) -> AsyncIterator[str]:
+    """A real HTTP server on 127.0.0.1:<ephemeral> speaking the mediator's contract (default:
+    "may read" to everything), for subprocesses and apps that call it over HTTP."""
     app = web.Application()
-    app.router.add_post("/v1/permissions/check", _allow_all_http)
+    app.router.add_post("/v1/permissions/check", _contract_http(decide))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

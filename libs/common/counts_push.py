@@ -1,0 +1,47 @@
+"""Telling a user's open pages that their unread counters changed: a ``counts`` push on
+``herald.browser`` (every websocket gateway forwards it to that user's connections).
+
+Published after the commit that changed what the user sees, with counters read after it.
+Best effort: the change is committed and every page reads the counters again on its next
+push or reconnect, so a broker hiccup must not turn the change into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libs.common.access import User
+from libs.common.bus import Bus
+from libs.common.bus.topology import BROWSER_EXCHANGE
+from libs.common.logging import get_logger
+from libs.common.schemas.inbox import BrowserPush, UnreadCounts
+from libs.common.unread import unread_counts_of
+
+log = get_logger(__name__)
+
+
+async def publish_counts(bus: Bus, tenant: str, user_id: str, counts: UnreadCounts) -> None:
+    push = BrowserPush(kind="counts", tenant=tenant, user_id=user_id, counts=counts)
+    try:
+        await bus.publish(BROWSER_EXCHANGE, "", push.model_dump_json().encode())
+    except Exception as exc:  # best effort, see above
+        log.warning("counts push failed", user_id=user_id, error=repr(exc)[:300])
+
+
+async def push_counts_of(
+    bus: Bus | None, sessions: async_sessionmaker[AsyncSession], users: Iterable[User]
+) -> None:
+    """Read the users' counters (one query) and publish one push each."""
+    wanted = set(users)
+    if bus is None or not wanted:
+        return
+    try:
+        async with sessions() as session:
+            counts = await unread_counts_of(session, wanted)
+    except Exception as exc:  # the change is committed; the pages catch up later
+        log.warning("counts for a push unavailable", users=len(wanted), error=repr(exc)[:300])
+        return
+    for (tenant, user_id), of_user in counts.items():
+        await publish_counts(bus, tenant, user_id, of_user)
