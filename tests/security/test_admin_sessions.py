@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 from base64 import b64decode, b64encode
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +182,80 @@ async def test_session_registry_opens_checks_expires_and_closes(
         assert sid not in keys and len(keys) == 1
     finally:
         await engine.dispose()
+
+
+# --- password guessing (issue 15) ---
+
+ATTACKER, ADMIN_DESK = "203.0.113.7", "198.51.100.2"
+ADDRESS_CAP_S, ACCOUNT_CAP_S = 300, 60  # the documented longest delays (docs/security.md)
+
+
+@asynccontextmanager
+async def _apps(database_url: str, count: int = 1) -> AsyncIterator[list[Any]]:
+    """``count`` ingest apps (as many processes) on one database, lifespans entered."""
+    apps = [admin_app(database_url, MEMORY) for _ in range(count)]
+    async with AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield apps
+
+
+def _from(app: Any, address: str) -> httpx.AsyncClient:
+    """A client whose requests arrive from ``address`` (the ASGI scope's ``client``)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40_000))
+    return httpx.AsyncClient(transport=transport, base_url="http://herald.test")
+
+
+def _retry_after(resp: httpx.Response) -> int:
+    assert resp.status_code == 429, resp.text
+    return int(resp.headers["retry-after"])
+
+
+async def test_200_guesses_are_mostly_refused_and_the_admin_still_logs_in(
+    database_url: str,
+) -> None:
+    async with (
+        _apps(database_url) as [app],
+        _from(app, ATTACKER) as attacker,
+        _from(app, ADMIN_DESK) as desk,
+    ):
+        started = time.monotonic()
+        answers = [await login(attacker, password=f"guess-{i}") for i in range(200)]
+        elapsed = time.monotonic() - started
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {400, 429} and statuses.count(429) >= 190, statuses
+        assert all(1 <= _retry_after(a) <= ADDRESS_CAP_S for a in answers if a.status_code == 429)
+        assert elapsed < 10, elapsed  # a refusal costs no password hashing
+        # the real admin, from their own desk, right after: not locked out
+        assert (await login(desk)).status_code == 302
+        # the attacker's address stays slowed: the admin's success resets nothing of it
+        assert (await login(attacker, password="guess-again")).status_code == 429
+
+
+async def test_guessing_from_many_addresses_slows_the_account_only_briefly(
+    database_url: str,
+) -> None:
+    botnet = [f"192.0.2.{i}" for i in range(1, 31)]
+    async with _apps(database_url) as [app]:
+        answers = []
+        for address in botnet:
+            async with _from(app, address) as bot:
+                answers.append(await login(bot, password="guess"))
+    statuses = [a.status_code for a in answers]
+    assert statuses[:10] == [400] * 10, statuses  # a few typos cost nothing
+    assert statuses.count(429) >= 15, statuses
+    assert max(_retry_after(a) for a in answers if a.status_code == 429) <= ACCOUNT_CAP_S
+
+
+async def test_the_throttle_holds_across_ingest_processes(database_url: str) -> None:
+    """Two ingest apps on one database: alternating between them gains the attacker nothing."""
+    async with (
+        _apps(database_url, count=2) as apps,
+        _from(apps[0], ATTACKER) as via_first,
+        _from(apps[1], ATTACKER) as via_second,
+    ):
+        statuses = [
+            (await login(client, password="guess")).status_code
+            for client in [via_first, via_second] * 10
+        ]
+    assert statuses[:5] == [400] * 5 and statuses.count(429) >= 13, statuses

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -349,6 +350,19 @@ class AdminUser(Base):
     username: Mapped[str] = mapped_column(String(128), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class AdminLoginThrottle(Base):
+    """Admin login attempts per account and per client address, shared by every ingest
+    process (services/ingest/admin/throttle.py). Times are epoch seconds: the same on
+    PostgreSQL and SQLite, and compared in Python."""
+
+    __tablename__ = "admin_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # account:… or address:…
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[float] = mapped_column(Float, index=True)  # housekeeping drops quiet rows
 
 
 class AdminSession(Base):

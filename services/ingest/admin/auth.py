@@ -13,11 +13,13 @@ from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from libs.common.db.models import AdminUser
 from services.ingest.admin.passwords import DUMMY_HASH, verify_password
 from services.ingest.admin.session_store import SessionRegistry
 from services.ingest.admin.settings import AdminSettings
+from services.ingest.admin.throttle import LoginThrottle
 
 log = logging.getLogger("herald.admin")
 
@@ -71,15 +73,21 @@ class AdminAuth(AuthenticationBackend):
         )
         self._accounts = accounts
         self._registry = SessionRegistry(accounts.sessions, settings.admin_session_max_age_s)
+        self._throttle = LoginThrottle(accounts.sessions)
 
-    async def login(self, request: Request) -> bool:
+    async def login(self, request: Request) -> Response | bool:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
+        wait_s = await self._throttle.admit(username, _client(request))
+        if wait_s:
+            log.warning("admin login throttled for %r from %s", username[:64], _client(request))
+            return _too_many(wait_s)
         stored = await self._accounts.check(username, password)
         request.session.clear()
         if stored is None:
             log.warning("admin login refused for %r from %s", username[:64], _client(request))
             return False
+        await self._throttle.succeeded(username, _client(request))
         sid = await self._registry.open(username)  # logout must be able to end it
         request.session.update(
             {"admin": username, "fp": hash_fingerprint(stored), "at": int(time.time()), "sid": sid}
@@ -112,3 +120,11 @@ class AdminAuth(AuthenticationBackend):
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "?"
+
+
+def _too_many(wait_s: int) -> Response:
+    return PlainTextResponse(
+        f"too many login attempts: try again in {wait_s} s",
+        status_code=429,
+        headers={"Retry-After": str(wait_s)},
+    )
