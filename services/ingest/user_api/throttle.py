@@ -16,7 +16,10 @@ from libs.common.auth import Principal
 from libs.common.settings import HeraldSettings
 from services.ingest.errors import ApiError
 
-MAX_KEYS = 100_000  # buckets kept at most; idle (full) ones are dropped first
+# buckets kept at most: idle (full again) ones are dropped first, then the least recently
+# used; a dropped key starts with a full burst, so only >100,000 users active at once could
+# gain by it
+MAX_KEYS = 100_000
 
 
 class PreviewLimitSettings(HeraldSettings):
@@ -41,7 +44,7 @@ class Throttle:
     def take(self, key: Hashable) -> float:
         """0 if ``key`` may go now (one token spent), else the seconds until it may."""
         now = self._clock()
-        tokens, at = self._buckets.get(key, (self._burst, now))
+        tokens, at = self._buckets.pop(key, (self._burst, now))  # re-inserted: LRU order
         tokens = min(self._burst, tokens + (now - at) * self._rate)
         if tokens < 1:
             self._buckets[key] = (tokens, now)
