@@ -12,10 +12,12 @@ from pydantic import AfterValidator, BaseModel
 from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient
 from libs.common.directory import RecipientFields, recipient_dict, upsert_recipient
+from libs.common.email_address import needs_smtputf8
 from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.storable import no_nul
 from services.ingest.auth_deps import CallingService
+from services.ingest.errors import ApiError
 
 router = APIRouter(prefix="/v1/recipients", tags=["directory"])
 
@@ -45,6 +47,18 @@ def _allowed(caller: ServicePrincipal, tenant: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, why)
 
 
+def _deliverable(email: str | None, relay_smtputf8: bool) -> None:
+    """An address only SMTPUTF8 can carry is refused now, not failed at every send."""
+    if email is not None and not relay_smtputf8 and needs_smtputf8(email):
+        raise ApiError(
+            422,
+            f"email: {email!r} has a non-ASCII local part, which only SMTPUTF8 (RFC 6531) can "
+            "carry, and HERALD_SMTP_SMTPUTF8 does not say the SMTP server offers it",
+            code="needs_smtputf8",
+            details={"field": "email"},
+        )
+
+
 async def _read(request: Request, tenant: str, user_id: str) -> RecipientOut:
     async with request.app.state.resources.sessions() as session:
         row = await session.get(Recipient, (tenant, user_id))
@@ -63,6 +77,7 @@ async def put_recipient(
 ) -> RecipientOut:
     """Fields left out keep their stored value (a sync never clears a linked Telegram chat)."""
     _allowed(caller, tenant)
+    _deliverable(fields.email, request.app.state.settings.smtp_smtputf8)
     async with transaction(request.app.state.resources.sessions) as session:
         await upsert_recipient(session, tenant, user_id, fields)
     return await _read(request, tenant, user_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.auth import JwtSettings
+from libs.common.email_address import SmtpUtf8Settings
 from libs.common.metrics import MetricsSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.settings import (
@@ -27,6 +28,7 @@ class IngestSettings(
     AdminSettings,
     MediatorClientSettings,  # the inbox re-checks what it shows (docs/permissions.md)
     PreviewLimitSettings,
+    SmtpUtf8Settings,  # which e-mail addresses the directory accepts
     MetricsSettings,
 ):
     ingest_bindings: list[str] = Field(

@@ -1,28 +1,47 @@
-"""Building the MIME message: text + HTML, Message-ID stable across retries.
+"""Building the MIME message by the RFCs: text + HTML, Message-ID stable across retries.
 
-Assembled directly as bytes (headers, base64 UTF-8 parts, a fixed boundary). The standard
-``email`` package re-parses and folds every header and compiles a regex per multipart
-message: ~10 ms a mail with ``EmailMessage`` here, ~1.5 ms with compat32 — against ~0.1 ms for
-these few lines, which is what lets one sender reach 500 mails/s on two shared cores.
-Non-ASCII subjects and display names are RFC 2047 encoded by ``email.header``.
+The standard library does the encoding: an ``EmailMessage`` under ``email.policy.SMTP`` folds
+every header at 76 characters (RFC 5322 allows 998 bytes a line), writes non-ASCII text as
+RFC 2047 encoded words of at most 75 characters, and ends lines with CRLF. A hand-built header
+once put a 500-character Cyrillic subject on a 1,252-byte line with 76-character encoded words.
+The headers are one ``EmailMessage`` per mail; the MIME parts another, built once per text.
+
+An address whose local part is not ASCII (``пётр@пример.рф``) exists only under SMTPUTF8
+(RFC 6531): the message is then built with ``email.policy.SMTPUTF8``, headers in UTF-8 as they
+are; the caller sends it only to a server that offers the extension. An internationalised
+domain alone goes out in its IDNA form and needs nothing special. Parts are base64 UTF-8, so
+the body never needs 8BITMIME.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import secrets
-from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 
+from libs.common.email_address import ascii_form
 from services.sender.providers.base import OutgoingMessage
 
 CRLF = b"\r\n"
+CACHED_BODY_CHARS = 32 * 1024
+
+# RFC 2047 §2: a line holding encoded words is at most 76 characters, a word at most 75.
+# CPython folds at max_line_length and, at the default 78, writes 76-character words.
+LINE_CHARS = 76
+SMTP = policy.SMTP.clone(max_line_length=LINE_CHARS)
+SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=LINE_CHARS)
+
+
+class NeedsSmtpUtf8(ValueError):
+    """The address can only travel over SMTPUTF8."""
 
 
 def message_id(delivery_id: int, sender: str) -> str:
     domain = sender.rsplit("@", 1)[-1].strip(">") or "herald.local"
-    return f"<delivery-{delivery_id}@{domain}>"
+    plain = ascii_form(f"delivery-{delivery_id}@{domain}")  # an IDN domain in IDNA form
+    return f"<{plain or f'delivery-{delivery_id}@herald.local'}>"
 
 
 @functools.lru_cache(maxsize=4096)  # parseaddr is slow; the same addresses come back
@@ -34,49 +53,64 @@ def envelope_address(header_value: str) -> str:
     return address
 
 
-def _text(value: str) -> str:
-    one_line = " ".join(value.splitlines())  # a template may leave a newline: never inject
-    return one_line if one_line.isascii() else Header(one_line, "utf-8").encode()
+def needs_smtputf8(*header_values: str) -> bool:
+    """True when one of these addresses can only be sent with SMTPUTF8."""
+    return any(ascii_form(envelope_address(v)) is None for v in header_values)
 
 
-@functools.lru_cache(maxsize=4096)
-def _address(value: str) -> str:
-    if any(c in value for c in "\r\n"):
+def wire_address(header_value: str, utf8: bool) -> str:
+    """The bare address as it goes into the SMTP envelope."""
+    address = envelope_address(header_value)
+    plain = ascii_form(address)
+    if plain is None and not utf8:
+        raise NeedsSmtpUtf8(f"{address!r} can only be sent with SMTPUTF8")
+    return address if utf8 else str(plain)
+
+
+def _address(header_value: str, utf8: bool) -> Address:
+    if any(c in header_value for c in "\r\n"):
         raise ValueError("CR or LF in an address")
-    name, address = parseaddr(value)
-    envelope_address(value)
-    return value if value.isascii() else formataddr((name, address), "utf-8")
+    name = parseaddr(header_value)[0]
+    local, _, domain = wire_address(header_value, utf8).rpartition("@")
+    # parts, not addr_spec: the parser calls a UTF-8 local part a defect even under SMTPUTF8
+    return Address(display_name=name, username=local, domain=domain)
 
 
-def _part(content_type: str, body: str) -> bytes:
-    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", CRLF)
-    head = f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: base64'
-    return head.encode() + CRLF + CRLF + encoded
+def _one_line(value: str) -> str:
+    return " ".join(value.splitlines())  # a template may leave a newline: never inject
 
 
-def build_email(msg: OutgoingMessage, sender: str, to: str) -> bytes:
-    """The whole message, CRLF line endings, ready for DATA."""
-    headers = [
-        f"From: {_address(sender)}",
-        f"To: {_address(to)}",
-        f"Subject: {_text(msg.subject)}",
-        f"Date: {formatdate(usegmt=True)}",
-        f"Message-ID: {message_id(msg.delivery_id, sender)}",
-        "MIME-Version: 1.0",
-    ]
-    if not msg.body_html:
-        return "\r\n".join(headers).encode() + CRLF + _part("text/plain", msg.body)
-    # base64 lines never start with "--": no body can contain the boundary
-    boundary = f"=_herald_{msg.delivery_id}_{secrets.token_hex(8)}"
-    headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-    dash = f"--{boundary}".encode()
-    return b"".join(
-        [
-            "\r\n".join(headers).encode(),
-            CRLF + CRLF + dash + CRLF,
-            _part("text/plain", msg.body),
-            dash + CRLF,
-            _part("text/html", msg.body_html),
-            dash + b"--" + CRLF,
-        ]
-    )
+def build_email(msg: OutgoingMessage, sender: str, to: str, *, utf8: bool | None = None) -> bytes:
+    """The whole message, CRLF line endings, ready for DATA. ``utf8``: build for SMTPUTF8
+    (None: only when an address needs it); False refuses such an address (NeedsSmtpUtf8)."""
+    if utf8 is None:
+        utf8 = needs_smtputf8(sender, to)
+    head = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
+    head["From"] = _address(sender, utf8)
+    head["To"] = _address(to, utf8)
+    head["Subject"] = _one_line(msg.subject)
+    head["Date"] = formatdate(usegmt=True)
+    head["Message-ID"] = message_id(msg.delivery_id, sender)
+    headers = head.as_bytes()[: -len(CRLF)]  # the header block, without its closing blank line
+    return headers + mime_body(msg.body, msg.body_html)
+
+
+def mime_body(body: str, body_html: str | None) -> bytes:
+    """The MIME headers and parts (text, HTML) of a message."""
+    if len(body) + len(body_html or "") > CACHED_BODY_CHARS:
+        return _mime_body(body, body_html)
+    return _cached_mime_body(body, body_html)
+
+
+def _mime_body(body: str, body_html: str | None) -> bytes:
+    part = EmailMessage(policy=SMTP)  # base64 parts are ASCII under either policy
+    part.set_content(body, cte="base64")
+    if body_html:
+        part.add_alternative(body_html, subtype="html", cte="base64")
+    return part.as_bytes()
+
+
+# The parts are two thirds of building a mail (~0.6 ms of ~1 ms) and every recipient of an
+# event shares them when its template does not name the person: built once per text. Small
+# texts only, so the cache holds at most 32 × 32 K characters (a few MiB).
+_cached_mime_body = functools.lru_cache(maxsize=32)(_mime_body)

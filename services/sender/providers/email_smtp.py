@@ -5,6 +5,8 @@ trips, more than the mail itself — so ``smtp_pool_size`` connections stay open
 borrows one. Classification: a refusal inside the mail transaction (MAIL, RCPT, DATA) is
 transient when 4xx and permanent when 5xx; anything about the connection itself (refused,
 dropped, timed out, failed AUTH or STARTTLS) is transient — the mail is fine, the link is not.
+An address that needs SMTPUTF8 goes out with it when the server's EHLO offers it; a server
+that does not offer it fails that delivery for good, saying so (it will not learn it later).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from services.sender.providers.base import (
     ProviderResult,
     ProviderTransientError,
 )
-from services.sender.providers.email_message import build_email, envelope_address, message_id
+from services.sender.providers.email_message import (
+    build_email,
+    envelope_address,
+    message_id,
+    needs_smtputf8,
+    wire_address,
+)
 from services.sender.settings import SenderSettings
 
 IDLE_PROBE_S = 30.0  # servers drop idle clients (often after 60-300 s): NOOP before reuse
@@ -90,7 +98,7 @@ class SmtpProvider(Provider):
         if not settings.smtp_host:
             raise ValueError("SmtpProvider needs HERALD_SMTP_HOST")
         self._s = settings
-        self._envelope_from = envelope_address(settings.email_from)
+        envelope_address(settings.email_from)  # a bad HERALD_EMAIL_FROM: refuse to start
         self._pool = SmtpPool(settings)
 
     async def close(self) -> None:
@@ -100,7 +108,9 @@ class SmtpProvider(Provider):
         if not to.email:
             raise ProviderPermanentError("no e-mail address")
         try:
-            mail = build_email(message, self._s.email_from, to.email)
+            utf8 = needs_smtputf8(self._s.email_from, to.email)
+            mail = build_email(message, self._s.email_from, to.email, utf8=utf8)
+            envelope = (wire_address(self._s.email_from, utf8), wire_address(to.email, utf8))
         except ValueError as exc:  # CR/LF or worse in the address: never put on the wire
             raise ProviderPermanentError(f"bad address: {exc}") from exc
         try:
@@ -109,7 +119,14 @@ class SmtpProvider(Provider):
             raise ProviderTransientError(f"SMTP connect: {exc!r}") from exc
         broken = True
         try:
-            await client.sendmail(self._envelope_from, [envelope_address(to.email)], mail)
+            if utf8 and not await _offers_smtputf8(client):
+                broken = False
+                raise ProviderPermanentError(
+                    f"{to.email!r} needs SMTPUTF8 (RFC 6531), which the SMTP server "
+                    f"{self._s.smtp_host} does not offer"
+                )
+            options = ["SMTPUTF8"] if utf8 else None
+            await client.sendmail(envelope[0], [envelope[1]], mail, mail_options=options)
             broken = False
         except aiosmtplib.SMTPRecipientsRefused as exc:
             broken = False
@@ -119,7 +136,7 @@ class SmtpProvider(Provider):
             broken = exc.code == 421  # "closing transmission channel"
             raise _classified(exc.code, exc.message) from exc
         except (ValueError, aiosmtplib.SMTPNotSupported) as exc:
-            # an address aiosmtplib will not put on the wire (or needs SMTPUTF8 the server lacks)
+            # an address aiosmtplib will not put on the wire
             broken = False
             raise ProviderPermanentError(f"bad address: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -127,6 +144,16 @@ class SmtpProvider(Provider):
         finally:
             self._pool.release(client, broken)
         return ProviderResult(message_id(message.delivery_id, self._s.email_from))
+
+
+async def _offers_smtputf8(client: aiosmtplib.SMTP) -> bool:
+    """Whether the server's EHLO lists SMTPUTF8 (EHLO is sent first if it was not yet)."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            return False  # an HELO-only server offers no extension at all
+    return client.supports_extension("smtputf8")
 
 
 def _classified(code: int, text: str) -> ProviderTransientError | ProviderPermanentError:

@@ -43,6 +43,9 @@ class SmtpSink:
     connections: int = 0
     logins: list[str] = field(default_factory=list)
     tls_sessions: int = 0  # mails received over STARTTLS
+    raws: list[bytes] = field(default_factory=list)  # accepted mails as they came on the wire
+    # (MAIL FROM, RCPT TOs, MAIL options) of each accepted mail
+    envelopes: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     delay_s: float = 0.0
     port: int = 0
     _server: asyncio.Server | None = None
@@ -60,6 +63,8 @@ class SmtpSink:
             assert isinstance(env.content, bytes)
             self.tls_sessions += session.ssl is not None
             self.mails.append(message_from_bytes(env.content))
+            self.raws.append(env.content)
+            self.envelopes.append((str(env.mail_from), list(env.rcpt_tos), list(env.mail_options)))
         return answer
 
     def _auth(
@@ -70,10 +75,12 @@ class SmtpSink:
             self.logins.append(data.login.decode())
         return AuthResult(success=ok)
 
-    async def start(self, auth: bool = False, tls: ssl.SSLContext | None = None) -> SmtpSink:
+    async def start(
+        self, auth: bool = False, tls: ssl.SSLContext | None = None, smtputf8: bool = False
+    ) -> SmtpSink:
         def protocol() -> SmtpServerProtocol:
             self.connections += 1
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
             if auth:
                 extra = {"authenticator": self._auth, "auth_require_tls": tls is not None}
             if tls is not None:
