@@ -7,6 +7,7 @@ that takes an X-API-Key. Nothing else in the OpenAPI may be reachable without cr
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ from tests.services.ingest.user_api_data import user_api, user_api_app
 
 PARAMS = {"item_id": 1, "sub_id": 1, "channel": "email", "user_id": "u-17"}
 ROUTERS = {"inbox", "preferences", "subscriptions", "digest", "telegram"}
-BOT = {"telegram_bot_username": "herald_test_bot"}
+BOT: dict[str, Any] = {"telegram_bot_username": "herald_test_bot"}  # not `decide`
 
 
 @pytest.fixture(scope="module")
