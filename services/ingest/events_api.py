@@ -29,6 +29,7 @@ from services.ingest.accepted import publish_accepted
 from services.ingest.auth_deps import CallingService
 from services.ingest.authorize import keep_refused, refused_items
 from services.ingest.decode import Accepted, check_storable
+from services.ingest.event_bytes import item_sizes
 from services.ingest.intake import Stored, store_events
 from services.ingest.nudge import nudge_processor
 
@@ -113,13 +114,13 @@ def parse_items(raw: bytes, max_recipients: int = DEFAULT_MAX_RECIPIENTS) -> lis
     if not 1 <= len(items) <= MAX_BATCH:
         raise _invalid([_problem(["body"], f"send 1 to {MAX_BATCH} events", "batch_size")])
     accepted, problems = [], []
-    for index, item in enumerate(items):
+    for index, (item, size) in enumerate(zip(items, item_sizes(raw), strict=True)):
         loc: list[str | int] = ["body", index] if batch else ["body"]
         if strict_json.deeper_than(item, strict_json.MAX_DEPTH):
             problems.append(_refused(loc, strict_json.too_deep()))
             continue
-        if len(json.dumps(item).encode()) > MAX_EVENT_BYTES:
-            raise _too_large(f"event {index} exceeds {MAX_EVENT_BYTES} bytes")
+        if size > MAX_EVENT_BYTES:  # the bytes sent, as on AMQP (event_bytes.py)
+            raise _too_large(f"event {index} of {size} bytes exceeds {MAX_EVENT_BYTES}")
         try:
             accepted.append(_validate(item, raw, max_recipients))
         except _ItemInvalid as exc:
