@@ -19,6 +19,8 @@ from libs.common.schemas.storable import StorableModel
 # Deliberately loose: the mail server is the real judge; this only catches obvious garbage.
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"
+# E.164: "+", a country code that does not start with 0, at most 15 digits in all
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_ROLES = 100
 _ZONES: frozenset[str] | None = None
 
@@ -38,6 +40,7 @@ class RecipientFields(StorableModel):
 
     email: str | None = Field(default=None, max_length=320, examples=["ivanova@example.com"])
     telegram_chat_id: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=16, examples=["+79161234567"])
     locale: str | None = Field(default=None, pattern=LOCALE_PATTERN, examples=["ru"])
     timezone: str | None = Field(default=None, max_length=64, examples=["Europe/Moscow"])
     roles: list[str] | None = Field(default=None, max_length=MAX_ROLES, examples=[["designer"]])
@@ -50,6 +53,13 @@ class RecipientFields(StorableModel):
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not EMAIL_PATTERN.match(value):
             raise ValueError("not an e-mail address")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not PHONE_PATTERN.match(value):
+            raise ValueError("not an E.164 number: a + and 7 to 15 digits, e.g. +79161234567")
         return value
 
     @field_validator("timezone")
@@ -108,6 +118,7 @@ def recipient_dict(row: Recipient) -> dict[str, Any]:
         "user_id": row.user_id,
         "email": row.email,
         "telegram_chat_id": row.telegram_chat_id,
+        "phone": row.phone,
         "locale": row.locale,
         "timezone": row.timezone,
         "roles": list(row.roles or []),

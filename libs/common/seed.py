@@ -53,6 +53,8 @@ def _channel_defaults(locale: str) -> dict[tuple[str, str, str], tuple[str, str,
             None,
         ),
         ("*", "browser", locale): (_TITLE, where, None),
+        # SMS: one short line, no subject; the sender cuts it to HERALD_SMS_MAX_SEGMENTS
+        ("*", "sms", locale): ("", f"{{{{ event.source }}}}: {_TITLE} ({where})", None),
     }
 
 
@@ -108,6 +110,7 @@ for _loc, (_subj, _head, _tail) in _DIGEST_WORDS.items():
         None,
     )
     DIGEST_TEMPLATES[(DIGEST_EVENT_TYPE, "browser", _loc)] = (_subj, _DIGEST_LIST, None)
+    DIGEST_TEMPLATES[(DIGEST_EVENT_TYPE, "sms", _loc)] = ("", _subj, None)  # the count only
 DEFAULT_TEMPLATES.update(DIGEST_TEMPLATES)
 
 

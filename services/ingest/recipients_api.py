@@ -30,6 +30,7 @@ class RecipientOut(BaseModel):
     user_id: str
     email: str | None
     telegram_chat_id: str | None
+    phone: str | None
     locale: str
     timezone: str
     roles: list[str]

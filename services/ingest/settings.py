@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from libs.common.auth import JwtSettings
+from libs.common.channels import ChannelSettings
 from libs.common.email_address import SmtpUtf8Settings
 from libs.common.metrics import MetricsSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
@@ -30,6 +31,7 @@ class IngestSettings(
     PreviewLimitSettings,
     SmtpUtf8Settings,  # which e-mail addresses the directory accepts
     MetricsSettings,
+    ChannelSettings,  # which channels have a provider: the admin refuses the others
 ):
     ingest_bindings: list[str] = Field(
         default=["#"], description="routing keys bound from herald.events to herald.ingest"

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
+from libs.common.channels import configure
 from libs.common.db.engine import is_sqlite
 from libs.common.health import health_router
 from libs.common.resources import Resources
@@ -25,7 +26,12 @@ PROCESS_SPEC = QueueSpec(PROCESS_QUEUE, bindings=[(WORK_EXCHANGE, PROCESS_KEY)])
 
 
 async def make_deps(settings: ProcessorSettings, stack: AsyncExitStack) -> Deps:
-    catalog = Catalog(settings.processor_default_channels, settings.processor_catalog_ttl_s)
+    channels = configure(settings.channel_plugins)
+    catalog = Catalog(
+        settings.processor_default_channels,
+        settings.processor_catalog_ttl_s,
+        available=channels.available(settings),  # no delivery is planned on the others
+    )
     directory: Directory = TableDirectory()
     if settings.directory_url:
         headers = {"X-API-Key": settings.directory_api_key} if settings.directory_api_key else {}

@@ -68,9 +68,11 @@ class Snapshot:
         types: dict[str, TypeInfo],
         templates: dict[tuple[str, str, str], TemplateRow],
         default_channels: tuple[str, ...],
+        available: frozenset[str] | None = None,
     ) -> None:
         self._types, self._templates = types, templates
         self._default_channels = default_channels
+        self.available = available  # channels with a provider (None: every one planned)
 
     def event_type(self, source: str, type_: str) -> TypeInfo:
         key = f"{source}.{type_}"
@@ -101,8 +103,14 @@ class Snapshot:
 
 
 class Catalog:
-    def __init__(self, default_channels: list[str], ttl_s: float = CATALOG_TTL_S) -> None:
+    def __init__(
+        self,
+        default_channels: list[str],
+        ttl_s: float = CATALOG_TTL_S,
+        available: frozenset[str] | None = None,
+    ) -> None:
         self._default_channels = tuple(default_channels)
+        self._available = available
         self._ttl_s = ttl_s
         self._snapshot: Snapshot | None = None
         self._loaded_at = 0.0
@@ -137,4 +145,4 @@ class Catalog:
             (t.event_type, t.channel, t.locale): template_row(t)
             for t in await session.scalars(select(Template))
         }
-        return Snapshot(types, templates, self._default_channels)
+        return Snapshot(types, templates, self._default_channels, self._available)

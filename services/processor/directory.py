@@ -47,6 +47,7 @@ class Entry:
     company_id: str | None = None
     manager_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    phone: str | None = None
 
     @property
     def person(self) -> Person:
@@ -66,7 +67,7 @@ class Entry:
 
 _R = Recipient
 ENTRY_COLUMNS = (_R.user_id, _R.email, _R.telegram_chat_id, _R.locale, _R.timezone, _R.roles,
-                 _R.company_id, _R.manager_id, _R.attributes)  # fmt: skip
+                 _R.company_id, _R.manager_id, _R.attributes, _R.phone)  # fmt: skip
 
 
 class Directory(Protocol):
@@ -92,8 +93,9 @@ class TableDirectory:
 
 def _entry_fields(r: tuple[Any, ...]) -> tuple[Any, ...]:
     """Columns after user_id, in ENTRY_COLUMNS order, as Entry wants them."""
-    email, chat, locale, tz, roles, company, manager, attributes = r[1:]
-    return (email, chat, locale, tz, frozenset(roles or ()), company, manager, attributes or {})
+    email, chat, locale, tz, roles, company, manager, attributes, phone = r[1:]
+    roles = frozenset(roles or ())
+    return (email, chat, locale, tz, roles, company, manager, attributes or {}, phone)
 
 
 class HttpDirectory:
@@ -151,6 +153,7 @@ def _entry(item: dict[str, Any]) -> Entry:
         company_id=fields.company_id,
         manager_id=fields.manager_id,
         attributes=fields.attributes or {},
+        phone=fields.phone,
     )
 
 
@@ -168,4 +171,5 @@ def _overlay(base: Entry | None, remote: Entry | None) -> Entry | None:
         company_id=remote.company_id or base.company_id,
         manager_id=remote.manager_id or base.manager_id,
         attributes={**base.attributes, **remote.attributes},
+        phone=remote.phone or base.phone,
     )

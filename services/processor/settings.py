@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings
 
 
-class ProcessorSettings(DatabaseSettings, BusSettings, MetricsSettings):
+class ProcessorSettings(DatabaseSettings, BusSettings, MetricsSettings, ChannelSettings):
     processor_sweep_interval_s: float = Field(default=2.0, gt=0)
     processor_sweep_age_s: float = Field(
         default=3.0, ge=0, description="events still received after this long are swept"

@@ -1,21 +1,25 @@
-"""Which providers this sender runs, from its settings: a channel without settings is off."""
+"""Which providers this sender runs: one per registered channel that has a provider under its
+settings (``libs/common/channels.py``); a channel without one is off."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
-from services.sender.providers.base import Provider
-from services.sender.providers.browser import BrowserProvider
-from services.sender.providers.email_smtp import SmtpProvider
-from services.sender.providers.outbox import OutboxProvider
+from libs.common.channels import ChannelSpec, configure
+from services.sender.providers.base import Provider, ProviderContext
 from services.sender.settings import SenderSettings
 
 if TYPE_CHECKING:
     # aiogram costs ~130 MiB of RSS at import: load it only when a bot token is configured
     from aiogram import Bot
+
+log = logging.getLogger("herald.sender")
 
 
 def telegram_bot(settings: SenderSettings) -> Bot | None:
@@ -26,19 +30,24 @@ def telegram_bot(settings: SenderSettings) -> Bot | None:
     return make_bot(settings.telegram_bot_token, settings.telegram_api_url)
 
 
+def factory(spec: ChannelSpec) -> Callable[[ProviderContext], Provider]:
+    module_name, _, attr = spec.provider.partition(":")
+    found = getattr(importlib.import_module(module_name), attr)
+    return cast(Callable[[ProviderContext], Provider], found)
+
+
 def build_providers(
     settings: SenderSettings,
     bus: Bus,
     sessions: async_sessionmaker[AsyncSession],
     bot: Bot | None = None,
 ) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {"browser": BrowserProvider(bus, sessions)}
-    if settings.smtp_host:
-        providers["email"] = SmtpProvider(settings)
-    elif settings.outbox_dir:
-        providers["email"] = OutboxProvider(settings.outbox_dir, settings.email_from)
-    if bot is not None:
-        from services.sender.providers.telegram import TelegramProvider
-
-        providers["telegram"] = TelegramProvider(bot)
+    channels = configure(settings.channel_plugins)
+    ctx = ProviderContext(settings, bus, sessions, bot)
+    providers = {
+        spec.name: factory(spec)(ctx)
+        for spec in channels
+        if spec.name in channels.available(settings)
+    }
+    log.info("channels with a provider: %s", ", ".join(sorted(providers)) or "none")
     return providers

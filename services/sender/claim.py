@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,8 @@ class Claimed:
     email: str | None = None
     telegram_chat_id: str | None = None
     access: str | None = None  # the notification's (libs/common/access.py): None = unchecked
+    phone: str | None = None
+    attributes: dict[str, Any] | None = None  # where a plugin channel's address may live
 
 
 async def claim_due(
@@ -129,6 +132,8 @@ async def load_claimed(session: AsyncSession, ids: list[int]) -> list[Claimed]:
             Recipient.email,
             Recipient.telegram_chat_id,
             Notification.access,
+            Recipient.phone,
+            Recipient.attributes,
         )
         .outerjoin(Notification, Notification.id == Delivery.notification_id)
         .outerjoin(
@@ -151,10 +156,13 @@ def _claimed(
     email: str | None,
     chat: str | None,
     access: str | None,
+    phone: str | None,
+    attributes: dict[str, Any] | None,
 ) -> Claimed:
     return Claimed(
         d.id, d.attempts, d.tenant, d.user_id, d.source, d.channel, d.subject, d.body,
         d.body_html, d.notification_id, project_id, entity_type, entity_id, email, chat, access,
+        phone, attributes,
     )  # fmt: skip
 
 

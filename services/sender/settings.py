@@ -6,15 +6,22 @@ from pathlib import Path
 
 from pydantic import Field
 
+from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from services.sender.providers.sms_settings import SmsSettings
 from services.sender.visibility import VisibilitySettings
 
 
 class SenderSettings(
-    DatabaseSettings, BusSettings, MediatorClientSettings, VisibilitySettings, MetricsSettings
+    DatabaseSettings,
+    BusSettings,
+    MediatorClientSettings,
+    VisibilitySettings,
+    MetricsSettings,
+    ChannelSettings,  # smtp_host, outbox_dir, telegram_bot_token, sms_gateway_url, plugins
+    SmsSettings,
 ):
-    smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: str | None = None
@@ -27,10 +34,6 @@ class SenderSettings(
     )
     smtp_timeout_s: float = Field(default=30.0, gt=0)
     email_from: str = "herald@localhost"
-    outbox_dir: Path | None = Field(
-        default=None, description="development: write e-mails here instead of SMTP"
-    )
-    telegram_bot_token: str | None = Field(default=None, description="enables the channel")
     telegram_api_url: str | None = Field(
         default=None, description="Bot API base URL (a local Bot API server); default Telegram's"
     )

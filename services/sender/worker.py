@@ -11,6 +11,7 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus, Message
+from libs.common.channels import registry
 from libs.common.db.engine import is_sqlite, transaction
 from libs.common.mediator_client import MediatorClient
 from services.sender import metrics as m
@@ -116,7 +117,8 @@ class Sender:
     async def _deliver(self, c: Claimed) -> None:
         provider = self._providers.get(c.channel)
         if provider is None:
-            self.recorder.add([failed(c, f"no provider configured for channel {c.channel!r}")])
+            why = f"no provider for channel {c.channel} on this sender (docs/sender.md)"
+            self.recorder.add([failed(c, why)])
             return
         started = time.perf_counter()
         outcome = await self._attempt(provider, c)
@@ -125,7 +127,9 @@ class Sender:
         self.recorder.add([outcome])
 
     async def _attempt(self, provider: Provider, c: Claimed) -> Outcome:
-        to = Address(c.tenant, c.user_id, c.email, c.telegram_chat_id)
+        spec = registry().get(c.channel)
+        own = spec.address_of(c) if spec is not None else None
+        to = Address(c.tenant, c.user_id, c.email, c.telegram_chat_id, c.phone, own)
         message = OutgoingMessage(c.id, c.subject, c.body, c.body_html, c.notification_id)
         max_attempts = self._s.sender_max_attempts
         try:

@@ -145,7 +145,10 @@ class Stack:
         mediator_url = f"http://{HOST}:{port_of(mediator)}"
         self._mediator = {"mediator_url": mediator_url, "mediator_api_key": MEDIATOR_KEY}
         processor = ProcessorSettings(
-            database_url=db, amqp_url=amqp, processor_sweep_interval_s=0.5
+            database_url=db,
+            amqp_url=amqp,
+            processor_sweep_interval_s=0.5,
+            outbox_dir=self.work_dir / "outbox",  # e-mail has a provider
         )
         await start_http(processor_app(processor), bound_socket(), servers)
         sender = SenderSettings(

@@ -74,7 +74,11 @@ async def event_reaches_the_outbox(db_url: str, amqp_url: str, tmp_path: Path) -
             running(ingest_app(ingest_settings(db_url, amqp_url)))
         )
         await stack.enter_async_context(
-            running(processor_app(ProcessorSettings(database_url=db_url, amqp_url=amqp_url)))
+            running(
+                processor_app(
+                    ProcessorSettings(database_url=db_url, amqp_url=amqp_url, outbox_dir=outbox)
+                )
+            )
         )
         await stack.enter_async_context(
             running(

@@ -108,6 +108,7 @@ class Recipient(Base):
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320))
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164, for SMS
     locale: Mapped[str] = mapped_column(String(16), default="ru")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
     roles: Mapped[list[str]] = mapped_column(Json, default=list)

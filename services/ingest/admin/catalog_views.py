@@ -10,6 +10,7 @@ from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticV
 from starlette.requests import Request
 
 from libs.common.channel_rules import digest_refusal
+from libs.common.channels import provider_refusal, registry
 from libs.common.db.models import (
     ChannelPreference,
     DigestSchedule,
@@ -22,16 +23,20 @@ from libs.common.digest_schedule import ScheduleError, next_run_after, validate
 from libs.common.filters import FilterError, parse_filter
 from services.ingest.admin.base import HeraldView, link, pre_json
 
-CHANNELS = ("email", "telegram", "browser", "sms")
+CHANNELS = registry().names
 MODES = [("instant", "instant"), ("digest", "digest"), ("off", "off")]
 
 
-def check_channels(value: Any, field: str) -> None:
+def check_channels(value: Any, field: str, available: frozenset[str] | None = None) -> None:
+    """Known channels only; with ``available``, only channels that have a provider."""
     if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
         raise ValueError(f'{field}: a JSON list of channel names, e.g. ["email", "browser"]')
     unknown = sorted(set(value) - set(CHANNELS))
     if unknown:
         raise ValueError(f"{field}: unknown channel(s) {unknown}; known: {list(CHANNELS)}")
+    refused = [r for c in value if available is not None and (r := provider_refusal(c, available))]
+    if refused:
+        raise ValueError(f"{field}: {'; '.join(refused)} (configure it first: docs/sender.md)")
 
 
 def story_link(model: Any, _attr: str, request: Request) -> Any:
@@ -68,7 +73,8 @@ class EventTypeAdmin(HeraldView, model=EventType):
         key, source = data.get("key") or model.key, data.get("source") or ""
         if not source or not str(key).startswith(f"{source}."):
             raise ValueError(f"key must be '<source>.<type>' and start with '{source}.'")
-        check_channels(data.get("default_channels"), "default_channels")
+        available = self.ctx.available_channels()
+        check_channels(data.get("default_channels"), "default_channels", available)
         if data.get("critical") and data.get("digestible"):
             raise ValueError("a critical event type cannot be digestible")
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from libs.common.bus import Bus
+from libs.common.channels import registry
 from libs.common.resources import Resources
 
 
@@ -32,6 +33,10 @@ class AdminContext:
     @property
     def bus(self) -> Bus:
         return self.resources.bus
+
+    def available_channels(self) -> frozenset[str]:
+        """Channels with a provider under the app's settings (libs/common/channels.py)."""
+        return registry().available(self.app.state.settings)
 
 
 class LateBoundSessions(async_sessionmaker[AsyncSession]):

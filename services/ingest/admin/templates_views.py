@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from wtforms import SelectField, TextAreaField  # type: ignore[import-untyped]
 
+from libs.common.channels import registry
 from libs.common.db.models import EventType, Template
 from libs.common.templates import TemplateRenderError
 from services.ingest.admin.base import HeraldView
 from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check, sample_for
 
-TEMPLATE_CHANNELS = ["inbox", "email", "telegram", "browser", "sms"]
+TEMPLATE_CHANNELS = ["inbox", *registry().names]
 MAX_TEMPLATE_CHARS = 100_000  # a template is a page of text, not a payload
 
 

@@ -9,14 +9,16 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
+from libs.common.channels import registry
 from libs.common.filters import Condition
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 from libs.common.schemas.openapi import self_contained
 from libs.common.schemas.storable import StorableModel
 
-# The channels a user can set preferences for. A new provider (SMS) adds its name here.
-CHANNELS: tuple[str, ...] = ("email", "telegram", "browser")
+# The channels a user can set preferences for and subscribe with: every registered one
+# (libs/common/channels.py), so the user can switch off whatever an event type may send.
+CHANNELS: tuple[str, ...] = registry().names
 ALL_SOURCES = "*"  # a preference row for every module without a row of its own
 SOURCE_PATTERN = rf"{IDENT_PATTERN}|^\*$"
 

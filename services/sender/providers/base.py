@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Any
 
 from libs.common.errors import PermanentError, TransientError
 
@@ -16,6 +17,8 @@ class Address:
     user_id: str
     email: str | None = None
     telegram_chat_id: str | None = None
+    phone: str | None = None
+    address: str | None = None  # this channel's own (ChannelSpec.address), for plugins
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,12 @@ class ProviderTransientError(TransientError):
         self.retry_after_s = retry_after_s
 
 
+class ProviderUnavailable(ProviderTransientError):
+    """The provider as a whole is unreachable (connection refused, timed out, the broker is
+    down): not this delivery's fault. The circuit breaker counts these and, once open, defers
+    the channel's deliveries without spending their attempts (services/sender/breaker.py)."""
+
+
 class ProviderPermanentError(PermanentError):
     """Will never work for this message (SMTP 5xx, bad address, unknown chat)."""
 
@@ -56,6 +65,16 @@ class ProviderDeferred(TransientError):
     def __init__(self, reason: str, delay_s: float) -> None:
         super().__init__(reason)
         self.delay_s = delay_s
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a channel's provider factory (``ChannelSpec.provider``) is built from."""
+
+    settings: Any  # the sender's settings; a plugin may read its own instead
+    bus: Any  # libs.common.bus.Bus: the browser publishes to it
+    sessions: Any  # async_sessionmaker: the browser reveals inbox items
+    bot: Any = None  # aiogram Bot, shared with the Telegram linker; None without a token
 
 
 class Provider(abc.ABC):

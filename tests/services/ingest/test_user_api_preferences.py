@@ -53,13 +53,13 @@ async def test_defaults_come_from_event_types(
     await _types(sessions)
     async with user_api(database_url) as http:
         view = (await http.get("/v1/preferences", headers=ALICE)).json()
-    assert view["channels"] == ["email", "telegram", "browser"]
+    assert view["channels"] == ["email", "telegram", "browser", "sms"]  # the registry's
     assert [m["source"] for m in view["modules"]] == ["*", "audit", "tenders"]
     tenders = _module(view, "tenders")
     assert tenders["critical_types"] == ["tenders.deadline_missed"]
     assert tenders["digestible"] is True
     modes = {ch: s["mode"] for ch, s in tenders["channels"].items()}
-    assert modes == {"email": "instant", "telegram": "off", "browser": "instant"}
+    assert modes == {"email": "instant", "telegram": "off", "browser": "instant", "sms": "off"}
     assert tenders["channels"]["email"]["can_turn_off"] is False
     assert tenders["channels"]["telegram"]["can_turn_off"] is True
     assert _module(view, "audit")["channels"]["telegram"]["mode"] == "instant"

@@ -25,7 +25,9 @@ async def start_pipeline(
     mediator_url = await stack.enter_async_context(mediator_server())
     await stack.enter_async_context(running(ingest_app(ingest_settings(database_url, amqp_url))))
     for _ in range(copies):
-        processor = ProcessorSettings(database_url=database_url, amqp_url=amqp_url)
+        processor = ProcessorSettings(
+            database_url=database_url, amqp_url=amqp_url, outbox_dir=outbox
+        )
         await stack.enter_async_context(running(processor_app(processor)))
         sender = SenderSettings(
             database_url=database_url,
