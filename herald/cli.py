@@ -15,6 +15,7 @@ from herald.dlq import app as dlq_app
 from herald.emit import DEV_API_KEY, load_event
 from herald.services import Service, build_asgi, load_settings
 from herald.settings_errors import explain
+from herald.tenants import app as tenant_app
 
 app = typer.Typer(
     help="Herald — a notification hub. Events in; the right people notified exactly once.",
@@ -82,15 +83,10 @@ def migrate(
 
 
 async def _seed(url: str) -> int:
-    from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+    from herald.database import in_transaction
     from libs.common.seed import seed_defaults
 
-    engine = make_engine(url)
-    try:
-        async with transaction(make_sessionmaker(engine)) as session:
-            return await seed_defaults(session)
-    finally:
-        await engine.dispose()
+    return await in_transaction(url, seed_defaults)
 
 
 @app.command()
@@ -169,6 +165,7 @@ def reprocess(event_id: Annotated[str, typer.Argument(help="the event's id (even
 
 
 app.add_typer(dlq_app, name="dlq")  # herald dlq count|replay
+app.add_typer(tenant_app, name="tenant")  # herald tenant add|list|disable|enable
 
 
 @app.command("admin-user")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade
 from libs.common.seed import seed_defaults
+from libs.common.tenant_store import ensure_tenants
 from tests.infra import (
     TEST_DATABASE_URL,
     create_database,
@@ -23,6 +24,11 @@ from tests.infra import (
     unique_name,
     with_database,
 )
+
+
+# The tenants tests use besides "default" (which the migration registers): an event or token
+# of a tenant not registered is refused (DESIGN §15). Tests of that refusal use other names.
+TEST_TENANTS = ("acme", "beta", "other", "t2")
 
 
 def _in_thread(fn: Callable[[], T]) -> T:
@@ -44,6 +50,7 @@ def template_database() -> Iterator[str]:
         engine = make_engine(url)
         async with transaction(make_sessionmaker(engine)) as session:
             await seed_defaults(session)
+            await ensure_tenants(session, TEST_TENANTS)
         await engine.dispose()
 
     def build() -> None:

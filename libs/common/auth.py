@@ -9,12 +9,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import jwt
 from pydantic import Field, model_validator
 
-from libs.common.errors import HeraldError
+from libs.common.errors import HeraldError, TransientError
 from libs.common.jwks import JwksKeys, KeySetUnavailable
 from libs.common.settings import HeraldSettings
 
@@ -37,7 +37,14 @@ class AuthError(HeraldError):
 
 
 class KeysUnavailable(AuthError):
-    """The key server (JWKS URL) could not be reached: our outage, not a bad token."""
+    """The key server (JWKS URL) or the tenant registry could not be read: our outage, not a
+    bad token."""
+
+
+class TenantCheck(Protocol):
+    """Which tenants may be served (libs/common/tenants.py): why not, or None."""
+
+    async def refusal(self, tenant: str) -> str | None: ...
 
 
 class JwtSettings(HeraldSettings):
@@ -88,8 +95,12 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, settings: JwtSettings) -> None:
+    """``tenants``: a token of a tenant that is not registered or is disabled is refused
+    (DESIGN §15); without it (tools, tests of the token rules alone) the claim is trusted."""
+
+    def __init__(self, settings: JwtSettings, tenants: TenantCheck | None = None) -> None:
         self._s = settings
+        self._tenants = tenants
         self._jwks = (
             JwksKeys(
                 settings.jwt_jwks_url,
@@ -120,7 +131,19 @@ class TokenVerifier:
         return key
 
     async def averify(self, token: str) -> Principal:
-        return self._decode(token, await self._key(token))
+        principal = self._decode(token, await self._key(token))
+        if self._tenants is not None:
+            await self._check_tenant(self._tenants, principal.tenant)
+        return principal
+
+    @staticmethod
+    async def _check_tenant(tenants: TenantCheck, tenant: str) -> None:
+        try:
+            why = await tenants.refusal(tenant)
+        except TransientError as exc:
+            raise KeysUnavailable(f"tenant registry unavailable: {exc}") from exc
+        if why is not None:
+            raise AuthError(f"invalid token: {why}")
 
     def _decode(self, token: str, key: Any) -> Principal:
         try:

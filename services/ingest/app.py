@@ -12,6 +12,7 @@ from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
 from libs.common.mediator_client import MediatorClient
 from libs.common.resources import Resources
+from libs.common.tenants import TenantRegistry
 from services.ingest.admin import mount_admin
 from services.ingest.authorize import amqp_gate
 from services.ingest.consumer import IngestConsumer, ingest_queue
@@ -31,6 +32,9 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)
         app.state.resources = resources
+        # which tenants may be served: events (consumer, POST /v1/events) and user tokens
+        app.state.tenants = TenantRegistry(resources.sessions)
+        app.state.token_verifier = TokenVerifier(settings, tenants=app.state.tenants)
         # the inbox and the preview show only what the user may read (user_api/recheck.py)
         app.state.mediator = MediatorClient(
             settings.mediator_url, settings.mediator_api_key, settings.mediator_timeout_s
@@ -44,6 +48,7 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
                 linger_s=settings.ingest_batch_linger_ms / 1000,
                 max_recipients=settings.max_recipients_per_event,
                 gate=amqp_gate(settings.amqp_producers),
+                tenants=app.state.tenants,
             )
             await consumer.start(ingest_queue(settings.ingest_bindings), settings.amqp_prefetch)
         try:
@@ -56,7 +61,6 @@ def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
 
     app = FastAPI(title="Herald ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings)
     app.state.preview_throttle = Throttle(settings.preview_rate_per_s, settings.preview_burst)
     app.include_router(health_router(lambda: app.state.resources.checks(), settings))
     app.include_router(events_router)

@@ -9,8 +9,11 @@
   fooled by a mislabeled event. A message ingest may not take is stored ``rejected`` (and
   acked), never dropped.
 
-Reasons start with their class (``unauthenticated``, ``forbidden``, ``routing_key``), which is
-also the ``herald_ingest_rejected_total`` label.
+Both doors also refuse an event of a tenant that is not registered or is disabled (DESIGN
+§15): it is stored ``rejected`` (``unknown_tenant``) and never processed; HTTP answers 422.
+
+Reasons start with their class (``unauthenticated``, ``forbidden``, ``routing_key``,
+``unknown_tenant``), which is also the ``herald_ingest_rejected_total`` label.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from libs.common.bus.origin import origin
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.principals import ServicePrincipal
+from libs.common.tenants import TenantInfo, refusal
 from services.ingest import metrics as m
 from services.ingest.decode import Accepted, Decoded, Rejected
 from services.ingest.intake import store_rejected
@@ -58,6 +62,30 @@ async def keep_refused(sessions: async_sessionmaker[AsyncSession], refused: list
         log.warning("database unavailable: %d refused events not recorded: %r", len(refused), exc)
         return
     m.record_outcome("http", 0, 0, [r.kind for r in refused])
+
+
+def tenant_refused(
+    tenants: Mapping[str, TenantInfo], message: Message, decoded: Decoded
+) -> Decoded:
+    """An accepted message of an unknown or disabled tenant becomes a rejected one."""
+    if isinstance(decoded, Accepted):
+        why = refusal(tenants, decoded.envelope.tenant)
+        if why is not None:
+            return _rejected(message, why)
+    return decoded
+
+
+def unknown_tenant_items(
+    tenants: Mapping[str, TenantInfo], principal: ServicePrincipal, items: Sequence[Accepted]
+) -> list[tuple[int, Rejected]]:
+    """The events of an HTTP batch whose tenant may not be served, with their index."""
+    refused = []
+    for index, item in enumerate(items):
+        why = refusal(tenants, item.envelope.tenant)
+        if why is not None:
+            raw = json.dumps(item.body).encode()
+            refused.append((index, Rejected(raw, {PRINCIPAL_HEADER: principal.name}, why)))
+    return refused
 
 
 class AmqpGate:

@@ -31,9 +31,10 @@ from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
+from libs.common.tenants import TenantRegistry
 from services.ingest import metrics as m
 from services.ingest.accepted import publish_accepted
-from services.ingest.authorize import AmqpGate
+from services.ingest.authorize import AmqpGate, tenant_refused
 from services.ingest.decode import Accepted, Decoded, Rejected, decode
 from services.ingest.intake import store_events, store_rejected
 from services.ingest.nudge import nudge_processor
@@ -70,8 +71,10 @@ class IngestConsumer:
         flushers: int = 2,
         max_recipients: int = DEFAULT_MAX_RECIPIENTS,
         gate: AmqpGate | None = None,
+        tenants: TenantRegistry | None = None,
     ) -> None:
         self._sessions, self._bus = sessions, bus
+        self._tenants = tenants or TenantRegistry(sessions)  # which tenants may be served
         self._max_recipients = max_recipients
         self._gate = gate or AmqpGate(None)  # who published it, under which routing key
         self._batch_size, self._linger_s, self._flushers = batch_size, linger_s, flushers
@@ -178,8 +181,10 @@ class IngestConsumer:
 
     async def _store(self, batch: list[_Item]) -> list[str]:
         started = time.perf_counter()
-        accepted = [i.decoded for i in batch if isinstance(i.decoded, Accepted)]
-        rejected = [i.decoded for i in batch if isinstance(i.decoded, Rejected)]
+        tenants = await self._tenants.all()  # cached: a query every few seconds, not per batch
+        judged = [tenant_refused(tenants, i.message, i.decoded) for i in batch]
+        accepted = [d for d in judged if isinstance(d, Accepted)]
+        rejected = [d for d in judged if isinstance(d, Rejected)]
         async with transaction(self._sessions) as session:
             stored = await store_events(session, accepted)
             await store_rejected(session, rejected)

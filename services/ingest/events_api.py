@@ -24,10 +24,11 @@ from libs.common.schemas.envelope import (
     check_recipient_cap,
 )
 from libs.common.schemas.openapi import self_contained
+from libs.common.tenants import UNKNOWN_TENANT, TenantsUnavailable
 from services.ingest import metrics as m
 from services.ingest.accepted import publish_accepted
 from services.ingest.auth_deps import CallingService
-from services.ingest.authorize import keep_refused, refused_items
+from services.ingest.authorize import keep_refused, refused_items, unknown_tenant_items
 from services.ingest.decode import Accepted, check_storable
 from services.ingest.event_bytes import item_sizes
 from services.ingest.intake import Stored, store_events
@@ -70,7 +71,9 @@ _BATCH_SCHEMA = {
     description="Stored ids come back in request order; a repeat of (tenant, source, id) "
     "returns the first row's id with `duplicates[i] = true`. Each event's `source` and "
     "`tenant` must be within the API key's (`directory` events need its `directory` scope); "
-    "otherwise 403, and the refused events are kept as rejected with the reason.",
+    "otherwise 403, and the refused events are kept as rejected with the reason. An event "
+    "of a tenant that is not registered or is disabled refuses the batch with 422 "
+    "(`unknown_tenant`), and is kept as rejected too.",
     responses={401: {}, 403: {}, 413: {}, 422: {}, 503: {}},
     openapi_extra={
         "requestBody": {
@@ -83,6 +86,7 @@ async def post_events(request: Request, caller: CallingService) -> Accepted202:
     cap = request.app.state.settings.max_recipients_per_event
     items = parse_items(await read_limited(request), cap)
     await authorize(request, caller, items)
+    await check_tenants(request, caller, items)
     m.RECEIVED.labels("http").inc(len(items))
     stored = await store(request, items)
     await publish_accepted(request.app.state.resources.bus, items, stored)  # feeds
@@ -155,6 +159,29 @@ async def authorize(request: Request, caller: ServicePrincipal, items: list[Acce
         raise HTTPException(status.HTTP_403_FORBIDDEN, refused[0].reason)
 
 
+async def check_tenants(request: Request, caller: ServicePrincipal, items: list[Accepted]) -> None:
+    """All or nothing, like ``authorize``: an event of a tenant that is not registered or is
+    disabled refuses the batch (422) and is kept as a ``rejected`` row (DESIGN §15)."""
+    try:
+        tenants = await request.app.state.tenants.all()
+    except TenantsUnavailable as exc:
+        raise _unavailable() from exc
+    refused = unknown_tenant_items(tenants, caller, items)
+    if refused:
+        await keep_refused(request.app.state.resources.sessions, [r for _, r in refused])
+        batch = len(items) > 1
+        raise _invalid(
+            [
+                _problem(
+                    ["body", i, "tenant"] if batch else ["body", "tenant"],
+                    r.reason,
+                    UNKNOWN_TENANT,
+                )
+                for i, r in refused
+            ]
+        )
+
+
 async def store(request: Request, items: list[Accepted]) -> list[Stored]:
     """One transaction for the whole batch; an unreachable database answers 503."""
     try:
@@ -163,11 +190,7 @@ async def store(request: Request, items: list[Accepted]) -> list[Stored]:
     except Exception as exc:
         if not is_transient(exc):
             raise
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the database is unavailable; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        ) from exc
+        raise _unavailable() from exc
     fresh = sum(not s.duplicate for s in stored)
     m.record_outcome("http", fresh, len(stored) - fresh, [])
     return stored
@@ -202,6 +225,14 @@ def _problem(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
 
 def _invalid(problems: list[dict[str, Any]]) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems[:MAX_ERRORS])
+
+
+def _unavailable() -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the database is unavailable; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _too_large(message: str) -> HTTPException:

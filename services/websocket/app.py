@@ -32,6 +32,7 @@ from libs.common.metrics import (
     render_metrics,
 )
 from libs.common.resources import Resources
+from libs.common.tenants import TenantRegistry
 from services.websocket import metrics, protocol
 from services.websocket.fanout import Fanout
 from services.websocket.feed_recovery import FeedRecovery
@@ -84,7 +85,7 @@ class Gateway:
         )
         self._sessions = Sessions(
             s,
-            TokenVerifier(s),
+            TokenVerifier(s, tenants=TenantRegistry(self.resources.sessions)),  # DESIGN §15
             self.registry,
             self.feeds,
             self.pusher,

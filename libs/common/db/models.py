@@ -345,6 +345,21 @@ class TelegramLink(Base):
     used_at: Mapped[datetime | None] = mapped_column(TZ)
 
 
+class Tenant(Base):
+    """A customer environment (DESIGN §15). Events and user tokens of a tenant that is not
+    here, or disabled, are refused (libs/common/tenants.py); ``settings`` holds what the
+    tenant may decide for itself (libs/common/tenant_settings.py)."""
+
+    __tablename__ = "tenants"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
 class AdminUser(Base):
     __tablename__ = "admin_users"
 

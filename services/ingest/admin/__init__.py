@@ -26,12 +26,14 @@ from services.ingest.admin.events_views import EventAdmin, RejectedAdmin
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.admin.story_view import StoryView
 from services.ingest.admin.templates_views import TemplateAdmin
+from services.ingest.admin.tenants_view import TenantAdmin
 
 log = logging.getLogger("herald.admin")
 
 BASE_URL = "/admin"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 VIEWS: tuple[type[ModelView] | type[BaseView], ...] = (
+    TenantAdmin,
     EventTypeAdmin,
     TemplateAdmin,
     RecipientAdmin,

@@ -10,9 +10,10 @@ from pathlib import Path
 from libs.common.bus import make_bus
 from libs.common.bus.base import Message, QueueSpec
 from libs.common.bus.topology import EVENTS_EXCHANGE, PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
-from libs.common.db.engine import make_engine, make_sessionmaker
+from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import EventStatus
+from libs.common.tenant_store import ensure_tenants
 from services.ingest.app import create_app
 from tests.apps import eventually, ingest_settings, running
 from tests.services.ingest.intake_support import count_events, make_event
@@ -33,6 +34,8 @@ async def test_sqlite_and_memory_bus(tmp_path: Path) -> None:
     await bus.consume(QueueSpec(PROCESS_QUEUE, [(WORK_EXCHANGE, PROCESS_KEY)]), on_nudge, 100)
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
+    async with transaction(sessions) as session:
+        await ensure_tenants(session, ["acme"])  # make_event's tenant
     try:
         async with running(create_app(ingest_settings(url, bus_url))):
             events = [json.dumps(make_event(i)).encode() for i in range(N)]
