@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.chaos.verdict import large_outcomes
+
 if TYPE_CHECKING:
     from tests.chaos.scenario import ChaosResult
 
@@ -20,14 +22,21 @@ def render(r: ChaosResult, logs: Path) -> str:
         "=" * 72,
         *_faults(r),
         *_counts(r),
+        *_large(r),
+        *_poison(r),
         *_duplicates(r),
-        "queues at the end (consumers, messages): "
-        + ", ".join(f"{q} {c}/{n}" for q, (c, n) in sorted(r.queues.items())),
+        "queues at the end (consumers/messages/unacked): "
+        + ", ".join(f"{q} {c}/{n}/{u}" for q, (c, n, u) in sorted(r.queues.items())),
     ]
     if r.problems:
-        lines += ["", "FAILED:", *(f"  - {p}" for p in r.problems), *_log_tails(logs)]
+        lines += ["", "FAILED:", *(f"  - {p}" for p in r.problems)]
+        if r.seen.stalled:
+            lines += ["still open when the wait ended:", *(f"  {s}" for s in r.seen.stalled)]
+        lines += _log_tails(logs)
     else:
-        lines += ["", "PASSED: events lost 0, deliveries lost 0, every e-mail accepted,"
+        lines += ["", "PASSED: events lost 0, events failed 0, deliveries lost 0, every final"
+                  " status as computed, every large event whole, every poison message rejected"
+                  " with its reason (none dead-lettered, none unacked), every e-mail accepted,"
                   " duplicates only after faults that can cause them, same Message-ID"]  # fmt: skip
     return "\n".join(lines)
 
@@ -43,28 +52,62 @@ def _faults(r: ChaosResult) -> list[str]:
             f"  +{rec.started_at - t0:7.1f}s (plan +{f.offset_s:6.1f}s) {f.kind:<19}"
             f"{f.target:<13}{extra} back after {rec.duration_s:5.1f}s{fail}"
         )
+        out += [f"      landed on {e}: {doing}" for e, doing in rec.landed_on.items()]
+        out += [f"      {rec.note}"] if rec.note else []
     out.append(f"  kills by service: {dict(sorted(r.kills.items()))}")
     return out
 
 
 def _counts(r: ChaosResult) -> list[str]:
     seen, f, load = r.seen, r.findings, r.load
-    statuses = Counter(d[0] for d in seen.deliveries.values())
+    statuses = Counter(row.status for rows in seen.deliveries.values() for row in rows)
     events = Counter(seen.events.values())
     load_s = load.finished - load.started
     return [
         "",
-        f"load: {load.published} events published with confirms in {load_s:.1f}s "
-        f"({load.published / max(load_s, 1e-9):.0f}/s), {load.retries} chunk retries",
+        f"load: {load.published} events and {load.poison} poison messages published with "
+        f"confirms in {load_s:.1f}s ({load.published / max(load_s, 1e-9):.0f}/s), "
+        f"{load.retries} retries; {len(r.large)} large events published by their faults",
         f"settled: {seen.settled} after {seen.settled_after_s:.1f}s more; "
         f"whole storm {r.elapsed_s:.1f}s",
-        f"events: published {r.config.events}, stored {len(seen.events)} {dict(events)}, "
-        f"lost {len(f.events_lost)}, not processed {len(f.events_unprocessed)}",
-        f"deliveries: expected {r.config.events * 4}, found {len(seen.deliveries)} "
-        f"{dict(statuses)}, lost {len(f.deliveries_lost)}, not SENT {len(f.deliveries_not_sent)}",
+        f"events: published {r.config.events + len(r.large)}, stored {len(seen.events)} "
+        f"{dict(events)}, lost {len(f.events_lost)}, failed {len(f.events_failed)}, "
+        f"not processed {len(f.events_unprocessed)}",
+        f"notifications: expected {r.expected_notes}, found {sum(seen.notifications.values())}, "
+        f"lost {len(f.notifications_lost)}, unexpected {len(f.notifications_unexpected)}",
+        f"deliveries: expected {sum(r.expected_rows.values())} {_sorted(r.expected_rows)}, "
+        f"found {sum(statuses.values())} {_sorted(statuses)}, "
+        f"lost {sum(f.deliveries_lost.values())}, wrong status {len(f.deliveries_wrong)}, "
+        f"unexpected {sum(f.deliveries_unexpected.values())}, "
+        f"SKIPPED without a reason {len(f.skipped_unexplained)}",
         f"e-mails: SMTP transactions {len(seen.mails)}, distinct Message-IDs "
         f"{len({m['message_id'] for m in seen.mails})}, missing {len(f.mails_missing)}, "
         f"foreign {len(f.mails_foreign)}",
+    ]
+
+
+def _sorted(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
+
+
+def _large(r: ChaosResult) -> list[str]:
+    hits = Counter(e for rec in r.faults for e in rec.landed_on)
+    return [
+        f"large event {e}: {status}, {notes} notifications, deliveries "
+        f"{_sorted(statuses)}; faults that landed mid-write: {hits.get(e, 0)}"
+        for e, (status, notes, statuses) in large_outcomes(r.large, r.seen).items()
+    ]
+
+
+def _poison(r: ChaosResult) -> list[str]:
+    f = r.findings
+    rows = sum(f.poison_rows.values())
+    reasons = Counter(reason.split(":", 1)[0] for _, reason in r.seen.rejected)
+    return [
+        f"poison: {r.load.poison} published, {len(f.poison_rows)} found as rejected rows "
+        f"({rows} rows; every rejected row by reason: {_sorted(reasons)}), not rejected "
+        f"{len(f.poison_unrejected)}, stored as events {len(f.poison_accepted)}, "
+        f"without a reason {len(f.poison_no_reason)}"
     ]
 
 

@@ -2,7 +2,7 @@
 
     python -m tests.chaos.scenario                 # full: 10,000 events (make chaos)
     python -m tests.chaos.scenario --reduced       # 1,000 events, a few faults (in pytest)
-    python -m tests.chaos.scenario --events 3000 --kills 8 --seed 7
+    python -m tests.chaos.scenario --events 3000 --kills 8 --large 2 --poison 30 --seed 7
 
 Exit status 0 when every promise held (the report's last line says which did not).
 """
@@ -14,23 +14,18 @@ import asyncio
 import logging
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.chaos import population
+from tests.chaos.expected import expected_deliveries, expected_notifications
 from tests.chaos.faults import KILL, POSTGRESQL, FaultRecord, Injector, plan_faults
 from tests.chaos.load import LoadStats, Producer
+from tests.chaos.poison import plan_poison
 from tests.chaos.report import render
 from tests.chaos.stack import SENDER_BATCH, SENDER_LOOPS, Stack, running_stack
-from tests.chaos.verify import (
-    Findings,
-    Observed,
-    QueueState,
-    broker_problems,
-    examine,
-    observe,
-    problems,
-    wait_quiescent,
-)
+from tests.chaos.verdict import Findings, examine, problems
+from tests.chaos.verify import Observed, QueueState, broker_problems, observe, wait_quiescent
 
 
 @dataclass(frozen=True)
@@ -38,6 +33,8 @@ class ChaosConfig:
     events: int
     rate_per_s: float  # publishing pace: the load, and so the faults, span events / rate
     kills: int
+    large: int = 0  # 5,000-recipient events, each published and caught by a processor kill
+    poison: int = 0  # poison messages published between the chunks
     seed: int = 11
     settle_timeout_s: float = 240.0
 
@@ -46,8 +43,12 @@ class ChaosConfig:
         return self.events / self.rate_per_s
 
 
-FULL = ChaosConfig(events=10_000, rate_per_s=60.0, kills=15, settle_timeout_s=600.0)
-REDUCED = ChaosConfig(events=1_000, rate_per_s=25.0, kills=6, settle_timeout_s=180.0)
+FULL = ChaosConfig(
+    events=10_000, rate_per_s=60.0, kills=15, large=3, poison=70, settle_timeout_s=600.0
+)
+REDUCED = ChaosConfig(
+    events=1_000, rate_per_s=25.0, kills=6, large=1, poison=21, settle_timeout_s=180.0
+)
 
 
 @dataclass
@@ -61,6 +62,9 @@ class ChaosResult:
     elapsed_s: float
     problems: list[str] = field(default_factory=list)
     queues: QueueState = field(default_factory=dict)  # the broker's queues at the end
+    expected_rows: Counter[str] = field(default_factory=Counter)  # delivery rows by status
+    expected_notes: int = 0
+    large: list[str] = field(default_factory=list)  # the large events' ids
 
     @property
     def duplicate_causes(self) -> int:
@@ -86,11 +90,12 @@ def _dup_windows(records: list[FaultRecord]) -> list[tuple[str, float, float]]:
 async def _storm(stack: Stack, config: ChaosConfig) -> tuple[LoadStats, Injector]:
     planned = population.plan_events(config.events, config.seed)
     producer = Producer(stack.rabbit.url, config.rate_per_s)
-    injector = Injector(stack, plan_faults(config.seed, config.load_s, config.kills))
+    plan = plan_faults(config.seed, config.load_s, config.kills, config.large)
+    injector = Injector(stack, plan, population.plan_large(config.large, config.seed))
     started = time.monotonic()
     faults = asyncio.create_task(injector.run(started))
     try:
-        stats = await producer.run(planned)
+        stats = await producer.run(planned, plan_poison(config.poison, config.seed))
         await faults  # a fault planned near the end may still be restarting something
     finally:
         faults.cancel()
@@ -100,15 +105,24 @@ async def _storm(stack: Stack, config: ChaosConfig) -> tuple[LoadStats, Injector
 async def _run(stack: Stack, config: ChaosConfig) -> ChaosResult:
     started = time.monotonic()
     stats, injector = await _storm(stack, config)
-    settled = await wait_quiescent(stack.db_url, config.events, config.settle_timeout_s)
+    stored = config.events + len(injector.published_large)
+    settled = await wait_quiescent(stack.db_url, stored, config.settle_timeout_s)
     seen = await observe(stack.db_url, stack.sink_record, settled)
     planned = population.plan_events(config.events, config.seed)
-    expected = population.expected_deliveries(planned)
-    findings = examine([e.id for e in planned], expected, seen, _dup_windows(injector.records))
+    large = population.plan_large(config.large, config.seed)
+    expected = expected_deliveries([*planned, *large])
+    notes = expected_notifications([*planned, *large])
+    findings = examine(
+        [e.id for e in [*planned, *large]], [e.id for e in large], expected, notes,
+        [p.marker for p in plan_poison(config.poison, config.seed)],
+        seen, _dup_windows(injector.records),
+    )  # fmt: skip
     result = ChaosResult(
         config, stats, injector.records, seen, findings, dict(stack.procs.kills),
         time.monotonic() - started,
     )  # fmt: skip
+    result.expected_rows = Counter(s for statuses in expected.values() for s in statuses)
+    result.expected_notes, result.large = len(notes), [e.id for e in large]
     result.queues, broker = await asyncio.to_thread(broker_problems, stack.rabbit)
     result.problems = problems(findings, SENDER_BATCH * SENDER_LOOPS) + broker
     if not seen.settled:
@@ -123,7 +137,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     """Set everything up, run the storm, count, tear everything down (also on failure)."""
     for noisy in ("aio_pika", "aiormq"):  # the producer's reconnects are counted, not logged
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    with running_stack() as stack:
+    with running_stack(config.large) as stack:
         result = asyncio.run(_run(stack, config))
         print(render(result, stack.logs), flush=True)
         return result
@@ -135,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int)
     parser.add_argument("--rate", type=float, help="events per second published")
     parser.add_argument("--kills", type=int)
+    parser.add_argument("--large", type=int, help="5,000-recipient events under processor kills")
+    parser.add_argument("--poison", type=int, help="poison messages between the chunks")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     base = REDUCED if args.reduced else FULL
@@ -142,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         events=args.events or base.events,
         rate_per_s=args.rate or base.rate_per_s,
         kills=base.kills if args.kills is None else args.kills,
+        large=base.large if args.large is None else args.large,
+        poison=base.poison if args.poison is None else args.poison,
         seed=base.seed if args.seed is None else args.seed,
         settle_timeout_s=base.settle_timeout_s,
     )

@@ -101,19 +101,20 @@ async def _prepare_database(pg_url: str, db_url: str) -> None:
         await engine.dispose()
 
 
-def _helpers(procs: Procs, root: Path, ports: dict[str, int]) -> None:
+def _helpers(procs: Procs, root: Path, ports: dict[str, int], large: int) -> None:
     sink, backend = ports["smtp_sink"], ports["acl_backend"]
     sink_cmd = [sys.executable, "-m", "tests.chaos.smtp_sink", str(sink), str(root / "smtp.jsonl")]
     procs.add("smtp_sink", sink, sink_cmd)
-    directory = population.write_directory(root / "acl-directory.yaml")
+    directory = population.write_directory(root / "acl-directory.yaml", large)
     procs.add("acl_backend", backend, [sys.executable, "-m", "tests.chaos.acl_backend",
                                        str(backend), str(directory)])  # fmt: skip
     population.write_modules(root / "acl-modules.yaml", backend)
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[Stack]:
-    """Start everything; on the way out (success or failure) stop it all and delete it."""
+def running_stack(large: int = 0) -> Iterator[Stack]:
+    """Start everything; on the way out (success or failure) stop it all and delete it.
+    ``large``: the large events' objects the permissions backend knows."""
     root = _make_root()
     pg = PgCluster(root / "pg")
     rabbit = RabbitNode(root / "rabbit", name=f"herald_chaos_{os.getpid()}")
@@ -126,7 +127,7 @@ def running_stack() -> Iterator[Stack]:
         procs.env = service_env(with_database(pg.url, DATABASE), rabbit.url, ports, root)
         for name in SERVICES:
             procs.add_service(name, ports[name])
-        _helpers(procs, root, ports)
+        _helpers(procs, root, ports, large)
         stack = Stack(root, pg, rabbit, procs)
         asyncio.run(_prepare_database(pg.url, stack.db_url))
         procs.tcp_only.add("smtp_sink")

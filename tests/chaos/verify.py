@@ -1,7 +1,8 @@
-"""After the storm: wait (bounded) until nothing moves, then count what the system did.
+"""After the storm: wait (bounded) until nothing moves, then read what the system did.
 
-Counted from the database and from the SMTP sink's own record, against what the scenario
-computed up front (population.expected_deliveries): nothing here trusts Herald's metrics.
+Read from the database, the SMTP sink's own record and the broker; ``verdict.py`` compares it
+with what the scenario computed up front (``expected.py``): nothing here trusts Herald's
+metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.chaos.population import MAIL_DOMAIN, SOURCE, TENANT
+from tests.chaos.poison import POISON_SOURCE
+from tests.chaos.population import SOURCE, TENANT
 from tests.chaos.servers import RabbitNode
 from tests.infra import raw_pg_dsn
 
@@ -24,27 +26,57 @@ POLL_S = 1.0
 STABLE_POLLS = 3  # this many identical, settled polls in a row: quiescent
 
 EVENTS_SQL = "SELECT source_event_id, status FROM events WHERE tenant = $1 AND source = $2"
+NOTIFICATIONS_SQL = """
+SELECT e.source_event_id, n.user_id FROM notifications n JOIN events e ON e.id = n.event_id
+WHERE e.tenant = $1 AND e.source = $2"""
 DELIVERIES_SQL = """
-SELECT e.source_event_id, d.user_id, d.channel, d.status, d.id, d.attempts
+SELECT e.source_event_id, d.user_id, d.channel, d.status, d.id, d.attempts, d.reason
 FROM deliveries d
 JOIN notifications n ON n.id = d.notification_id
 JOIN events e ON e.id = n.event_id
 WHERE e.tenant = $1 AND e.source = $2"""
+REJECTED_SQL = "SELECT raw, coalesce(error, '') FROM events WHERE status = 'rejected'"
+# what is still moving when the run did not settle: for the report, to find the cause
+STALLED_SQL = """
+SELECT 'delivery ' || id || ' ' || channel || ' ' || status || ' attempts=' || attempts
+    || ' lease_left=' || coalesce((locked_until - now())::text, '-')
+    || ' due_in=' || coalesce((next_attempt_at - now())::text, '-')
+    || ' last_error=' || left(coalesce(last_error, ''), 200)
+FROM deliveries WHERE status IN ('PENDING', 'SENDING') ORDER BY id LIMIT 10"""
+ACTIVITY_SQL = """
+SELECT 'backend ' || pid || ' ' || state || ' wait=' || coalesce(wait_event_type, '-') || '/'
+    || coalesce(wait_event, '-') || ' xact_age=' || coalesce((now() - xact_start)::text, '-')
+    || ' query=' || left(query, 160)
+FROM pg_stat_activity
+WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()"""
+# the scenario's own events and deliveries only: a stray one elsewhere must not stall the wait
 PROGRESS_SQL = """
-SELECT (SELECT count(*) FROM events WHERE status = 'received'),
-       (SELECT count(*) FROM events),
-       (SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'SENDING')),
-       (SELECT count(*) FROM deliveries)"""
+SELECT (SELECT count(*) FROM events WHERE source = $1 AND status = 'received'),
+       (SELECT count(*) FROM events WHERE source = $1 AND status <> 'rejected'),
+       (SELECT count(*) FROM deliveries WHERE source = $1 AND status IN ('PENDING', 'SENDING')),
+       (SELECT count(*) FROM deliveries),
+       (SELECT count(*) FROM events WHERE status = 'rejected')"""
+
+
+@dataclass(frozen=True)
+class Row:
+    status: str
+    id: int
+    attempts: int
+    reason: str
 
 
 @dataclass
 class Observed:
     events: dict[str, str]  # source event id → status
-    # (event id, user, channel) → (status, delivery id, attempts)
-    deliveries: dict[tuple[str, str, str], tuple[str, int, int]]
+    notifications: Counter[tuple[str, str]]  # (event id, user) → rows
+    deliveries: dict[tuple[str, str, str], list[Row]]  # (event id, user, channel) → its rows
+    rejected: list[tuple[bytes, str]]  # every rejected row: (raw bytes, reason)
+    poison_events: dict[str, str]  # events stored under the poison source: id → status
     mails: list[dict[str, Any]]  # the sink's record, one entry per accepted transaction
     settled_after_s: float
     settled: bool
+    stalled: list[str] = field(default_factory=list)  # not settled: what was still open
 
 
 async def _progress(dsn: str) -> tuple[Any, ...] | None:
@@ -53,7 +85,7 @@ async def _progress(dsn: str) -> tuple[Any, ...] | None:
     except (OSError, asyncpg.PostgresError):
         return None  # a restart in progress: ask again
     try:
-        row = await conn.fetchrow(PROGRESS_SQL)
+        row = await conn.fetchrow(PROGRESS_SQL, SOURCE)
         return tuple(row) if row else None
     finally:
         await conn.close()
@@ -78,125 +110,45 @@ async def observe(db_url: str, sink_record: Path, settled: tuple[bool, float]) -
     conn = await asyncpg.connect(raw_pg_dsn(db_url))
     try:
         events = {r[0]: r[1] for r in await conn.fetch(EVENTS_SQL, TENANT, SOURCE)}
+        notes = Counter((r[0], r[1]) for r in await conn.fetch(NOTIFICATIONS_SQL, TENANT, SOURCE))
         rows = await conn.fetch(DELIVERIES_SQL, TENANT, SOURCE)
+        rejected = [(bytes(r[0] or b""), r[1]) for r in await conn.fetch(REJECTED_SQL)]
+        poison = {r[0]: r[1] for r in await conn.fetch(EVENTS_SQL, TENANT, POISON_SOURCE)}
+        stalled = [] if settled[0] else [
+            r[0] for sql in (STALLED_SQL, ACTIVITY_SQL) for r in await conn.fetch(sql)
+        ]  # fmt: skip
     finally:
         await conn.close()
-    deliveries = {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
-    if len(deliveries) != len(rows):  # two rows for one (event, person, channel)
-        deliveries[("<duplicate rows>", str(len(rows) - len(deliveries)), "")] = ("", 0, 0)
+    deliveries: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for r in rows:
+        deliveries[(r[0], r[1], r[2])].append(Row(r[3], r[4], r[5], r[6] or ""))
     lines = sink_record.read_text("utf-8").splitlines() if sink_record.exists() else []
     mails = [json.loads(line) for line in lines if line.strip()]
-    return Observed(events, deliveries, mails, settled[1], settled[0])
-
-
-def message_id(delivery_id: int) -> str:
-    return f"<delivery-{delivery_id}@{MAIL_DOMAIN}>"
-
-
-@dataclass
-class Findings:
-    events_lost: list[str] = field(default_factory=list)
-    events_unprocessed: dict[str, str] = field(default_factory=dict)
-    deliveries_lost: list[tuple[str, str, str]] = field(default_factory=list)
-    deliveries_not_sent: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    deliveries_unexpected: list[tuple[str, str, str]] = field(default_factory=list)
-    mails_missing: list[str] = field(default_factory=list)  # SENT e-mail the sink never saw
-    mails_foreign: list[str] = field(default_factory=list)  # a Message-ID no delivery has
-    duplicates: dict[str, int] = field(default_factory=dict)  # Message-ID → times accepted
-    duplicates_differing: list[str] = field(default_factory=list)  # same id, other mail
-    duplicates_unexplained: list[str] = field(default_factory=list)  # no fault could cause
-    duplicates_unclaimed: list[str] = field(default_factory=list)  # sent more than claimed
-    duplicates_by_fault: Counter[str] = field(default_factory=Counter)  # fault label → mails
-
-
-def examine(
-    published: list[str],
-    expected: set[tuple[str, str, str]],
-    seen: Observed,
-    dup_faults: list[tuple[str, float, float]],
-) -> Findings:
-    """``dup_faults``: (label, start, end) wall-clock windows of the faults that may strand
-    an accepted but unrecorded e-mail — sender kills and PostgreSQL restarts."""
-    f = Findings()
-    f.events_lost = sorted(set(published) - set(seen.events))
-    f.events_unprocessed = {i: s for i, s in seen.events.items() if s != "processed"}
-    f.deliveries_lost = sorted(expected - set(seen.deliveries))
-    f.deliveries_unexpected = sorted(set(seen.deliveries) - expected)
-    f.deliveries_not_sent = {k: v[0] for k, v in seen.deliveries.items() if v[0] != "SENT"}
-    _examine_mails(f, seen, dup_faults)
-    return f
-
-
-def _examine_mails(f: Findings, seen: Observed, dup_faults: list[tuple[str, float, float]]) -> None:
-    attempts = {message_id(d[1]): d[2] for k, d in seen.deliveries.items() if k[2] == "email"}
-    wanted = set(attempts)
-    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for mail in seen.mails:
-        by_id[str(mail["message_id"])].append(mail)
-    sent = {
-        message_id(d[1]) for k, d in seen.deliveries.items() if k[2] == "email" and d[0] == "SENT"
-    }
-    f.mails_missing = sorted(sent - set(by_id))
-    f.mails_foreign = sorted(set(by_id) - wanted)
-    counts = Counter({mid: len(mails) for mid, mails in by_id.items()})
-    f.duplicates = {mid: n for mid, n in counts.items() if n > 1}
-    for mid in f.duplicates:
-        copies = by_id[mid]
-        if len({(tuple(m["to"]), m["subject"]) for m in copies}) > 1:
-            f.duplicates_differing.append(mid)
-        first, last = min(m["at"] for m in copies), max(m["at"] for m in copies)
-        # the first copy went out before the fault, a later one after it
-        causes = [label for label, start, end in dup_faults if start <= last and end >= first]
-        if causes:
-            f.duplicates_by_fault[causes[0]] += 1
-        if len(copies) - 1 > len(causes):  # each extra copy needs a fault of its own
-            f.duplicates_unexplained.append(mid)
-        if len(copies) > attempts.get(mid, 0):  # each send needs a claim: else two senders
-            f.duplicates_unclaimed.append(mid)  # held the row at once (a locking bug)
-
-
-def problems(f: Findings, in_flight_max: int) -> list[str]:
-    """Each broken promise, in words; empty when the run proved what it should.
-    ``in_flight_max``: deliveries one sender holds at most (loops × batch) — no fault can
-    strand more than those."""
-    checks = [
-        (f.events_lost, "events lost"),
-        (f.events_unprocessed, "events not processed"),
-        (f.deliveries_lost, "deliveries lost"),
-        (f.deliveries_not_sent, "deliveries not SENT"),
-        (f.deliveries_unexpected, "unexpected deliveries"),
-        (f.mails_missing, "SENT e-mails the SMTP server never accepted"),
-        (f.mails_foreign, "e-mails with a Message-ID no delivery has"),
-        (f.duplicates_differing, "duplicate Message-IDs carrying different mails"),
-        (f.duplicates_unexplained, "duplicate e-mails without a sender kill or PG restart each"),
-        (f.duplicates_unclaimed, "e-mails sent more often than their delivery was claimed"),
-    ]
-    out = [
-        f"{n} duplicates after {label}: more than the {in_flight_max} a sender holds at most"
-        for label, n in f.duplicates_by_fault.items()
-        if n > in_flight_max
-    ]
-    for found, what in checks:
-        if found:
-            sample = list(found.items())[:5] if isinstance(found, dict) else list(found)[:5]
-            out.append(f"{what}: {len(found)} (e.g. {sample})")
-    return out
+    return Observed(
+        events, notes, dict(deliveries), rejected, poison, mails, settled[1], settled[0], stalled
+    )
 
 
 WORK_QUEUES = ("herald.ingest", "herald.process", "herald.send")
-QueueState = dict[str, tuple[int, int]]  # queue → (consumers, messages)
+INGEST = "herald.ingest"
+QueueState = dict[str, tuple[int, int, int]]  # queue → (consumers, messages, unacked)
 
 
 def broker_problems(rabbit: RabbitNode) -> tuple[QueueState, list[str]]:
     """After the RabbitMQ restart every consumer must be back: a sweep would hide a processor
-    or sender that stopped consuming, so ask the broker. Dead letters are reported too."""
-    rows = rabbit.table("list_queues", "name", "consumers", "messages")
-    queues = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    or sender that stopped consuming, so ask the broker. Dead letters are reported too, and
+    ingest's queue must end empty with nothing unacked (no poison message left unsettled)."""
+    rows = rabbit.table("list_queues", "name", "consumers", "messages", "messages_unacknowledged")
+    queues = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}
     bindings = rabbit.table("list_bindings", "source_name", "destination_name")
     browser = {r[1] for r in bindings if r[0] == "herald.browser"}
-    found = [f"{q}: no consumer" for q in WORK_QUEUES if queues.get(q, (0, 0))[0] < 1]
-    found += [f"{q}: {queues[q][1]} messages left" for q in WORK_QUEUES if queues.get(q, (0, 0))[1]]
-    found += [f"{q}: {n} dead letters" for q, (_, n) in queues.items() if q.endswith(".dead") and n]
-    if not any(queues.get(q, (0, 0))[0] for q in browser):
+    empty = (0, 0, 0)
+    found = [f"{q}: no consumer" for q in WORK_QUEUES if queues.get(q, empty)[0] < 1]
+    found += [f"{q}: {queues[q][1]} messages left" for q in WORK_QUEUES if queues.get(q, empty)[1]]
+    dead = {q: n for q, (_, n, _) in queues.items() if q.endswith(".dead")}
+    found += [f"{q}: {n} dead letters" for q, n in dead.items() if n]
+    if queues.get(INGEST, empty)[2]:
+        found.append(f"{INGEST}: {queues[INGEST][2]} messages unacked")
+    if not any(queues.get(q, empty)[0] for q in browser):
         found.append("herald.browser: no websocket gateway consuming")
     return queues, found
