@@ -16,6 +16,7 @@ from services.ingest.user_api.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
+from services.ingest.user_api.subscription_store import checked_filter
 from services.ingest.user_api.throttle import limit_preview
 
 router = APIRouter(
@@ -67,6 +68,7 @@ _PREVIEW = (
 async def preview_subscription(
     request: Request, user: CurrentUser, body: PreviewRequest
 ) -> PreviewResult:
+    checked_filter(body.filter)  # a bad filter is a 422 and costs no preview
     limit_preview(request, user)
     async with tx(request) as session:
         return await preview(session, mediator(request), user, body)
