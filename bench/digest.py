@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bench._throwaway import serve_forever, server_process
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.mediator_client import MediatorClient
@@ -182,23 +181,9 @@ def _mediator(port: int, ready: Any) -> None:
         answer = {"read": True, "write": False, "error": None}
         return web.json_response({"results": [answer] * len(items)})
 
-    async def serve() -> None:
-        app = web.Application(client_max_size=64 * 2**20)
-        app.router.add_post("/v1/permissions/check", check)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    app = web.Application(client_max_size=64 * 2**20)
+    app.router.add_post("/v1/permissions/check", check)
+    serve_forever(app, port, ready)
 
 
 async def herald(url: str, mediator_port: int) -> tuple[float, int, int]:
@@ -266,18 +251,8 @@ async def run(mediator_port: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    port = free_port()
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    mediator = ctx.Process(target=_mediator, args=(port, ready), daemon=True)
-    mediator.start()
-    try:
-        if not ready.wait(60):
-            raise RuntimeError("the stand-in mediator did not start")
+    with server_process(_mediator, "the stand-in mediator") as port:
         result = asyncio.run(run(port))
-    finally:
-        mediator.terminate()
-        mediator.join(10)
     print(
         f"digests: {result['users']:,} users × {result['items_per_user']} items built in "
         f"{result['herald_s']:.1f}s ({result['digests_per_s']:,}/s; target ≤ {TARGET_S:.0f}s: "

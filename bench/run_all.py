@@ -24,6 +24,7 @@ ORDER = [
     "acl",
     "inbox",
     "sender",
+    "sms",
     "digest",
     "websocket",
     "memory",

@@ -16,9 +16,7 @@ run against the same sink:
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiosmtplib
 import asyncpg
 
+from bench._throwaway import server_process
 from libs.common.bus import Message
 from libs.common.db.engine import make_engine, make_sessionmaker
 from libs.common.db.migrate import upgrade_async
@@ -87,12 +86,6 @@ def _sink(port: int, ready: Any) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(serve())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RawLanes:
@@ -229,18 +222,8 @@ async def run(smtp_port: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    port = free_port()
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    sink = ctx.Process(target=_sink, args=(port, ready), daemon=True)
-    sink.start()
-    try:
-        if not ready.wait(60):
-            raise RuntimeError("SMTP sink did not start")
+    with server_process(_sink, "the SMTP sink") as port:
         result = asyncio.run(run(port))
-    finally:
-        sink.terminate()
-        sink.join(10)
     print(
         f"sender: {result['herald_emails_per_s']:.0f} e-mails/s through Herald "
         f"(target >= {TARGET_PER_S:.0f}); aiosmtplib alone against the same sink: "

@@ -1,14 +1,18 @@
-"""Saved-filter conditions (DESIGN §5.2): validated when saved, evaluated in memory.
+"""Saved-filter conditions (DESIGN §5.2): what a condition is and how it is validated.
 
-A filter is a list of conditions on the event entity's attributes, all of which must hold:
-``{"field": "deadline", "op": "within_days", "value": 7}``.
+A filter is a list of conditions, all of which must hold:
+``{"in": "attributes", "field": "deadline", "op": "within_days", "value": 7}``. ``in`` says
+where the condition looks (the entity's ``attributes``, the default; the event's ``payload``;
+or the ``event`` itself: its type, priority, actor, project...), ``field`` is a dotted path
+(``location.floor``). Evaluation lives in ``filter_match.py``; both the processor and the
+subscription preview use it, on filters validated here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -18,11 +22,28 @@ Op = Literal[
     "eq", "ne", "in", "not_in", "gte", "lte", "between",
     "within_days", "users_any", "roles_any", "companies_any",
 ]  # fmt: skip
-PERSON_OPS = {"users_any", "roles_any", "companies_any"}
+Scope = Literal["attributes", "payload", "event"]
+DEFAULT_SCOPE: Scope = "attributes"
+# What ``"in": "event"`` reaches: the envelope's own fields (DESIGN §3), by their dotted names
+EVENT_FIELDS = frozenset(
+    {"type", "source", "priority", "project_id", "actor.id", "entity.type", "entity.id",
+     "occurred_at"}
+)  # fmt: skip
+PERSON_OPS = frozenset({"users_any", "roles_any", "companies_any"})
 MAX_CONDITIONS = 20
 MAX_LIST = 500
 MAX_WITHIN_DAYS = 3650
+MAX_PATH_SEGMENTS = 8  # a.b.c…: deeper documents are rare, and every level is a lookup
+MAX_SEGMENT_CHARS = 64
 Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Person:
+    """What ``roles_any`` / ``companies_any`` know about someone (from the directory)."""
+
+    roles: frozenset[str] = frozenset()
+    company_id: str | None = None
 
 
 class FilterError(ValueError):
@@ -35,7 +56,7 @@ class FilterError(ValueError):
         self.message = message
 
 
-def _as_date(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
     """An ISO date or datetime string (or object) as a date; None if it is not one."""
     if isinstance(value, datetime):
         return value.date()
@@ -49,12 +70,12 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _orderable(value: Any) -> bool:
-    return _is_number(value) or _as_date(value) is not None
+    return is_number(value) or as_date(value) is not None
 
 
 def _not_finite(value: Any) -> bool:
@@ -65,54 +86,84 @@ def _not_finite(value: Any) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equality as JSON means it: ``true`` is not ``1`` (Python's ``True == 1`` is)."""
-    return isinstance(a, bool) is isinstance(b, bool) and bool(a == b)
+def path_problem(scope: str, field: str) -> str | None:
+    """Why ``field`` is not a path ``scope`` can look up, or None when it is."""
+    if scope == "event":
+        if field not in EVENT_FIELDS:
+            return f"the event has no field {field!r}; it has {sorted(EVENT_FIELDS)}"
+        return None
+    segments = field.split(".")
+    if len(segments) > MAX_PATH_SEGMENTS:
+        return f"at most {MAX_PATH_SEGMENTS} levels in a dotted path"
+    if not all(0 < len(s) <= MAX_SEGMENT_CHARS for s in segments):
+        return f"a dotted path of names of 1 to {MAX_SEGMENT_CHARS} characters, like a.b.c"
+    return None
 
 
-def _among(value: Any, options: Sequence[Any]) -> bool:
-    return any(_same(value, x) for x in options)
+def _value_problem(op: str, v: Any) -> str | None:
+    if _not_finite(v):
+        return f"{op} needs finite numbers (no NaN or Infinity)"
+    if op in ("eq", "ne") and not isinstance(v, Scalar):
+        return f"{op} needs a single value (string, number or boolean)"
+    if op in ("in", "not_in") and not (
+        isinstance(v, list) and v and all(isinstance(x, Scalar) for x in v)
+    ):
+        return f"{op} needs a non-empty list of values"
+    if op in ("gte", "lte") and not _orderable(v):
+        return f"{op} needs a number or an ISO date"
+    if op == "between":
+        if not (isinstance(v, list) and len(v) == 2 and all(_orderable(x) for x in v)):
+            return "between needs [low, high], both numbers or both ISO dates"
+        lo, hi = v
+        if is_number(lo) != is_number(hi):
+            return "between needs both bounds of the same kind"
+        if (lo > hi) if is_number(lo) else (as_date(lo) > as_date(hi)):  # type: ignore[operator]
+            return "between needs low <= high"
+    if op == "within_days" and not (
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_WITHIN_DAYS
+    ):
+        return f"within_days needs a whole number of days, 0 to {MAX_WITHIN_DAYS}"
+    if op in PERSON_OPS and not (
+        isinstance(v, list) and v and all(isinstance(x, str) and x for x in v)
+    ):
+        return f"{op} needs a non-empty list of ids"
+    if isinstance(v, list) and len(v) > MAX_LIST:
+        return f"at most {MAX_LIST} values"
+    return None
 
 
 class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    field: str = Field(min_length=1, max_length=64, examples=["deadline"])
+    scope: Scope = Field(
+        default=DEFAULT_SCOPE,
+        alias="in",
+        description="where the field is: the entity's attributes (default), the event's "
+        f"payload, or the event itself ({', '.join(sorted(EVENT_FIELDS))})",
+    )
+    field: str = Field(
+        min_length=1,
+        max_length=MAX_PATH_SEGMENTS * (MAX_SEGMENT_CHARS + 1),
+        description="a name, or a dotted path into nested objects (location.floor)",
+        examples=["deadline"],
+    )
     op: Op
     value: Any = Field(examples=[7])
 
     @model_validator(mode="after")
-    def _value_fits_op(self) -> Condition:
-        v, op = self.value, self.op
-        if _not_finite(v):
-            raise ValueError(f"{op} needs finite numbers (no NaN or Infinity)")
-        if op in ("eq", "ne") and not isinstance(v, Scalar):
-            raise ValueError(f"{op} needs a single value (string, number or boolean)")
-        if op in ("in", "not_in") and not (
-            isinstance(v, list) and v and all(isinstance(x, Scalar) for x in v)
-        ):
-            raise ValueError(f"{op} needs a non-empty list of values")
-        if op in ("gte", "lte") and not _orderable(v):
-            raise ValueError(f"{op} needs a number or an ISO date")
-        if op == "between":
-            if not (isinstance(v, list) and len(v) == 2 and all(_orderable(x) for x in v)):
-                raise ValueError("between needs [low, high], both numbers or both ISO dates")
-            lo, hi = v
-            if _is_number(lo) != _is_number(hi):
-                raise ValueError("between needs both bounds of the same kind")
-            if (lo > hi) if _is_number(lo) else (_as_date(lo) > _as_date(hi)):  # type: ignore[operator]
-                raise ValueError("between needs low <= high")
-        if op == "within_days" and not (
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_WITHIN_DAYS
-        ):
-            raise ValueError(f"within_days needs a whole number of days, 0 to {MAX_WITHIN_DAYS}")
-        if op in PERSON_OPS and not (
-            isinstance(v, list) and v and all(isinstance(x, str) and x for x in v)
-        ):
-            raise ValueError(f"{op} needs a non-empty list of ids")
-        if isinstance(v, list) and len(v) > MAX_LIST:
-            raise ValueError(f"at most {MAX_LIST} values")
+    def _fits(self) -> Condition:
+        problem = path_problem(self.scope, self.field) or _value_problem(self.op, self.value)
+        if problem:
+            raise ValueError(problem)
         return self
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON kept in ``subscriptions.filter``: ``in`` only when it is not the default,
+        so filters saved before scopes existed read back unchanged."""
+        out: dict[str, Any] = {"field": self.field, "op": self.op, "value": self.value}
+        if self.scope != DEFAULT_SCOPE:
+            out = {"in": self.scope, **out}
+        return out
 
 
 _CONDITIONS = TypeAdapter(list[Condition])
@@ -135,80 +186,5 @@ def parse_filter(raw: Any) -> list[Condition]:
         raise FilterError(index, f"{rest + ': ' if rest else ''}{msg}") from exc
 
 
-@dataclass(frozen=True)
-class Person:
-    roles: frozenset[str] = frozenset()
-    company_id: str | None = None
-
-
-@dataclass
-class MatchContext:
-    event_time: datetime
-    people: Mapping[str, Person] = field(default_factory=dict)
-
-
-def _people_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [x for x in value if isinstance(x, str)]
-    return []
-
-
-def people_mentioned(conditions: Iterable[Condition], attributes: Mapping[str, Any]) -> set[str]:
-    """User ids the role/company conditions need from the directory."""
-    wanted: set[str] = set()
-    for cond in conditions:
-        if cond.op in ("roles_any", "companies_any"):
-            wanted.update(_people_in(attributes.get(cond.field)))
-    return wanted
-
-
-def _compare(attr: Any, bound: Any) -> int | None:
-    """-1/0/1 comparing attr with bound (numbers, or dates); None if not comparable."""
-    if _is_number(bound):
-        if not _is_number(attr):
-            return None
-        return int(attr > bound) - int(attr < bound)
-    a, b = _as_date(attr), _as_date(bound)
-    if a is None or b is None:
-        return None
-    return (a > b) - (a < b)
-
-
-def holds(cond: Condition, attributes: Mapping[str, Any], ctx: MatchContext) -> bool:
-    present = cond.field in attributes
-    attr = attributes.get(cond.field)
-    op, v = cond.op, cond.value
-    if op == "eq":
-        return present and _same(attr, v)
-    if op == "ne":
-        return not _same(attr, v)
-    if op == "in":
-        return present and _among(attr, v)
-    if op == "not_in":
-        return not _among(attr, v)
-    if op == "gte":
-        c = _compare(attr, v)
-        return c is not None and c >= 0
-    if op == "lte":
-        c = _compare(attr, v)
-        return c is not None and c <= 0
-    if op == "between":
-        lo, hi = _compare(attr, v[0]), _compare(attr, v[1])
-        return lo is not None and hi is not None and lo >= 0 and hi <= 0
-    if op == "within_days":
-        day = _as_date(attr)
-        return day is not None and abs((day - ctx.event_time.date()).days) <= v
-    people = _people_in(attr)
-    if op == "users_any":
-        return bool(set(people) & set(v))
-    if op == "roles_any":
-        return any(ctx.people.get(p, Person()).roles & set(v) for p in people)
-    return any(ctx.people.get(p, Person()).company_id in v for p in people)  # companies_any
-
-
-def matches(
-    conditions: Sequence[Condition], attributes: Mapping[str, Any], ctx: MatchContext
-) -> bool:
-    return all(holds(c, attributes, ctx) for c in conditions)
+def stored_filter(conditions: Sequence[Condition]) -> list[dict[str, Any]]:
+    return [c.stored() for c in conditions]

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.db.models import DeliveryStatus, utcnow
 from libs.common.directory import RecipientFields, upsert_recipient
 from libs.common.errors import PermanentError
+from libs.common.filter_match import Subject, people_needed
 from libs.common.filters import Person
 from libs.common.schemas.envelope import EventEnvelope, Priority
 from services.processor.catalog import Catalog, Snapshot, TypeInfo
@@ -27,7 +28,7 @@ from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.claim import claim_events, mark_processed
 from services.processor.directory import Directory, Key
-from services.processor.matching import Candidate, MatchKey, candidates, people_needed
+from services.processor.matching import Candidate, MatchKey, candidates
 from services.processor.pipeline import (
     EventPlanner,
     Loaded,
@@ -101,15 +102,17 @@ async def _plan(
 ) -> list[Staged]:
     cands = await candidates(session, (_match_key(e.env) for e in events))
     direct = {e.id: direct_claims(e.env, _etype(snapshot, e)) for e in events}
+    subjects = {e.id: Subject.of(e.env) for e in events}
     wanted: set[Key] = set()
     for e in events:  # direct recipients and the people whose roles/company filters ask about
         users = {c.user_id for c in direct[e.id]}
-        users |= people_needed(cands[_match_key(e.env)], e.env.entity.attributes)
+        users |= people_needed((c.filter for c in cands[_match_key(e.env)]), subjects[e.id])
         wanted |= {(e.env.tenant, u) for u in users}
     people = _by_tenant(await directory.lookup(session, wanted))
     persons = {t: {u: entry.person for u, entry in m.items()} for t, m in people.items()}
     claims = {
-        e.id: direct[e.id] + _subs(e, cands[_match_key(e.env)], persons, snapshot) for e in events
+        e.id: direct[e.id] + _subs(e, cands[_match_key(e.env)], persons, subjects[e.id], snapshot)
+        for e in events
     }
     keys = {(e.env.tenant, c.user_id) for e in events for c in claims[e.id]}
     more = {(t, u) for t, u in keys if u not in people.get(t, {})}
@@ -139,12 +142,16 @@ def _etype(snapshot: Snapshot, e: Loaded) -> TypeInfo:
 
 
 def _subs(
-    e: Loaded, cands: list[Candidate], persons: dict[str, dict[str, Person]], snapshot: Snapshot
+    e: Loaded,
+    cands: list[Candidate],
+    persons: dict[str, dict[str, Person]],
+    subject: Subject,
+    snapshot: Snapshot,
 ) -> list[Claim]:
     if not cands:
         return []
-    people = persons.get(e.env.tenant, {})
-    return subscription_claims(e.env, _etype(snapshot, e), cands, people)
+    subject.people = persons.get(e.env.tenant, {})
+    return subscription_claims(e.env, _etype(snapshot, e), cands, subject)
 
 
 V = TypeVar("V")

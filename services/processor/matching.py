@@ -7,20 +7,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 from cachetools import TTLCache
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Subscription
-from libs.common.filters import (
-    Condition,
-    FilterError,
-    MatchContext,
-    Op,
-    matches,
-)
+from libs.common.filter_match import CompiledFilter, Subject, compile_filter
+from libs.common.filters import FilterError
 from services.processor import pgsql
 
 log = logging.getLogger("herald.processor.matching")
@@ -30,9 +25,6 @@ CACHE_SIZE = 200_000  # parsed subscriptions; ~1 KiB each
 CACHE_TTL_S = 300.0
 KEYS_PER_QUERY = 100  # index probes per statement
 FETCH_CHUNK = 1_000  # ids per filter fetch
-ENRICHED_OPS = frozenset({"roles_any", "companies_any"})  # need the directory
-OPS = frozenset(get_args(Op))
-CONDITION_KEYS = {"field", "op", "value"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +32,11 @@ class Candidate:
     id: int
     user_id: str
     channels: tuple[str, ...]
-    conditions: tuple[Condition, ...]
-    person_fields: frozenset[str]  # attributes naming people whose roles/company matter
+    filter: CompiledFilter
+    types: frozenset[str]  # event types it follows; empty: every type of its entity type
+
+    def follows(self, event_type: str) -> bool:
+        return not self.types or event_type in self.types
 
 
 # (id, updated_at) -> the parsed subscription; an edit bumps updated_at and so re-parses. The
@@ -50,28 +45,13 @@ _cache: TTLCache[tuple[int, datetime], Candidate | None] = TTLCache(CACHE_SIZE, 
 KeyRow = tuple[int, str, str, str, str | None, datetime]
 
 
-def _stored_conditions(raw: Any) -> tuple[Condition, ...]:
-    """A stored filter was validated when it was saved (a 422 otherwise), so only its shape
-    is checked here: full validation of every condition cost more than evaluating it. A
-    hand-edited row that is still wrong fails at evaluation, which skips that subscription."""
-    if not isinstance(raw, list):
-        raise FilterError(None, "a filter is a list of conditions")
-    out = []
-    for index, cond in enumerate(raw):
-        if not (isinstance(cond, dict) and cond.keys() == CONDITION_KEYS and cond["op"] in OPS):
-            raise FilterError(index, f"not a condition: {cond!r}"[:200])
-        out.append(Condition.model_construct(**cond))
-    return tuple(out)
-
-
-def _candidate(sub_id: int, user_id: str, raw: Any, channels: Any) -> Candidate | None:
+def _candidate(sub_id: int, user_id: str, raw: Any, channels: Any, types: Any) -> Candidate | None:
     try:
-        conditions = _stored_conditions(raw)
+        compiled = compile_filter(raw)
     except FilterError as exc:
         log.warning("subscription %s has an invalid filter, ignored: %s", sub_id, exc)
         return None
-    fields = frozenset(c.field for c in conditions if c.op in ENRICHED_OPS)
-    return Candidate(sub_id, user_id, tuple(channels or ()), conditions, fields)
+    return Candidate(sub_id, user_id, tuple(channels or ()), compiled, frozenset(types or ()))
 
 
 async def _key_rows(session: AsyncSession, keys: list[MatchKey]) -> list[KeyRow]:
@@ -106,7 +86,8 @@ async def _fetch_subscriptions(session: AsyncSession, ids: list[int]) -> list[tu
     if conn is not None:
         return await pgsql.fetch(conn, pgsql.SUBSCRIPTIONS_SQL, ids)
     s = Subscription
-    stmt = select(s.id, s.user_id, s.filter, s.channels, s.updated_at).where(s.id.in_(ids))
+    cols = (s.id, s.user_id, s.filter, s.channels, s.types, s.updated_at)
+    stmt = select(*cols).where(s.id.in_(ids))
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
@@ -122,8 +103,8 @@ async def _parsed(session: AsyncSession, rows: list[KeyRow]) -> dict[int, Candid
             missing.append(row[0])
     for start in range(0, len(missing), FETCH_CHUNK):
         fetched = await _fetch_subscriptions(session, missing[start : start + FETCH_CHUNK])
-        for sub_id, user_id, raw, channels, updated_at in fetched:
-            cand = _candidate(sub_id, user_id, raw, channels)
+        for sub_id, user_id, raw, channels, types, updated_at in fetched:
+            cand = _candidate(sub_id, user_id, raw, channels, types)
             found[sub_id] = _cache[(sub_id, updated_at)] = cand
     return found
 
@@ -154,30 +135,13 @@ async def candidates(
     return out
 
 
-def people_needed(cands: Iterable[Candidate], attributes: dict[str, Any]) -> set[str]:
-    """People whose roles/company the candidates' conditions ask about."""
-    fields: set[str] = set()
-    for cand in cands:
-        fields |= cand.person_fields
-    wanted: set[str] = set()
-    for name in fields:
-        value = attributes.get(name)
-        if isinstance(value, str):
-            wanted.add(value)
-        elif isinstance(value, list):
-            wanted.update(x for x in value if isinstance(x, str))
-    return wanted
-
-
-def _holds(cand: Candidate, attributes: dict[str, Any], ctx: MatchContext) -> bool:
+def _holds(cand: Candidate, subject: Subject) -> bool:
     try:
-        return matches(cand.conditions, attributes, ctx)
+        return cand.filter.holds(subject)
     except (TypeError, ValueError, IndexError, AttributeError) as exc:  # a hand-edited row
         log.warning("subscription %s skipped: its filter cannot be evaluated: %r", cand.id, exc)
         return False
 
 
-def matching(
-    cands: Iterable[Candidate], attributes: dict[str, Any], ctx: MatchContext
-) -> list[Candidate]:
-    return [c for c in cands if _holds(c, attributes, ctx)]
+def matching(cands: Iterable[Candidate], event_type: str, subject: Subject) -> list[Candidate]:
+    return [c for c in cands if c.follows(event_type) and _holds(c, subject)]

@@ -33,7 +33,7 @@ JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.
  AND s.project_id IS NULL
 WHERE s.enabled"""
 SUBSCRIPTIONS_SQL = (
-    "SELECT id, user_id, filter, channels, updated_at FROM subscriptions WHERE id = ANY($1)"
+    "SELECT id, user_id, filter, channels, types, updated_at FROM subscriptions WHERE id = ANY($1)"
 )
 PEOPLE_SQL = (
     "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "

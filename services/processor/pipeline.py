@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from libs.common.db.models import DeliveryStatus
-from libs.common.filters import MatchContext, Person
+from libs.common.filter_match import Subject
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templates import Rendered
 from services.processor.catalog import Snapshot, TypeInfo
@@ -54,17 +54,14 @@ def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
 
 
 def subscription_claims(
-    env: EventEnvelope,
-    etype: TypeInfo,
-    cands: list[Candidate],
-    people: Mapping[str, Person],
+    env: EventEnvelope, etype: TypeInfo, cands: list[Candidate], subject: Subject
 ) -> list[Claim]:
-    """Subscribers whose filter holds; roles/companies come from the enriched people."""
-    ctx = MatchContext(env.occurred_at, people)
+    """Subscribers who follow the event's type and whose filter holds on ``subject`` (its
+    people enriched with their roles and companies)."""
     actor = env.actor.id if env.actor else None
     return [
         Claim(c.user_id, f"subscription:{c.id}", c.channels)
-        for c in matching(cands, env.entity.attributes, ctx)
+        for c in matching(cands, env.type, subject)
         if c.user_id != actor or etype.notify_actor
     ]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from libs.common.filters import FilterError, MatchContext, Person, matches, parse_filter
+from libs.common.filter_match import Subject, matches
+from libs.common.filters import FilterError, Person, parse_filter, stored_filter
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)
 ATTRS = {
@@ -22,6 +23,15 @@ PEOPLE = {
     "u-18": Person(frozenset({"engineer"}), "c-2"),
     "u-40": Person(frozenset({"installer"}), "c-5"),
 }
+
+
+def subject(
+    attributes: dict[str, Any],
+    people: dict[str, Person] | None = None,
+    payload: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> Subject:
+    return Subject(attributes, payload or {}, fields or {}, NOW, people)
 
 
 @pytest.mark.parametrize(
@@ -54,15 +64,13 @@ PEOPLE = {
 )
 def test_operator(cond: dict[str, object], expected: bool) -> None:
     conditions = parse_filter([cond])
-    assert matches(conditions, ATTRS, MatchContext(NOW, PEOPLE)) is expected
+    assert matches(conditions, subject(ATTRS, PEOPLE)) is expected
 
 
 def test_within_days_looks_both_ways() -> None:
     past = {"deadline": "2026-11-20"}
     assert matches(
-        parse_filter([{"field": "deadline", "op": "within_days", "value": 7}]),
-        past,
-        MatchContext(NOW),
+        parse_filter([{"field": "deadline", "op": "within_days", "value": 7}]), subject(past)
     )
 
 
@@ -73,7 +81,7 @@ def test_all_conditions_must_hold() -> None:
             {"field": "responsible", "op": "roles_any", "value": ["installer"]},
         ]
     )
-    assert not matches(conds, ATTRS, MatchContext(NOW, PEOPLE))
+    assert not matches(conds, subject(ATTRS, PEOPLE))
 
 
 @pytest.mark.parametrize(
@@ -91,6 +99,10 @@ def test_all_conditions_must_hold() -> None:
         ([{"field": "a", "op": "gte", "value": "soon"}], 0, "ISO date"),
         ([{"field": "r", "op": "roles_any", "value": []}], 0, "non-empty"),
         ([{"field": "a", "op": "eq", "value": 1, "extra": 2}], 0, "extra"),
+        ([{"in": "entity", "field": "a", "op": "eq", "value": 1}], 0, "in"),
+        ([{"in": "event", "field": "tenant", "op": "eq", "value": "x"}], 0, "no field 'tenant'"),
+        ([{"field": "a..b", "op": "eq", "value": 1}], 0, "dotted path"),
+        ([{"field": ".".join("abcdefghi"), "op": "eq", "value": 1}], 0, "at most 8 levels"),
     ],
 )
 def test_invalid_filters_name_the_condition(raw: object, index: int, fragment: str) -> None:
@@ -158,4 +170,27 @@ def test_nan_and_infinity_are_refused(make: Any, bad: float) -> None:
 def test_booleans_are_not_numbers(op: str, value: Any, attr: Any, expected: bool) -> None:
     """In Python ``1 == True``; in a filter ``done eq 1`` must not match ``done: true``."""
     conditions = parse_filter([{"field": "f", "op": op, "value": value}])
-    assert matches(conditions, {"f": attr}, MatchContext(NOW)) is expected
+    assert matches(conditions, subject({"f": attr})) is expected
+
+
+def test_a_condition_is_stored_as_it_was_written() -> None:
+    """``in`` is kept only when it is not the default: filters saved before it read alike."""
+    raw = [
+        {"field": "a.b", "op": "eq", "value": 1},
+        {"in": "attributes", "field": "a", "op": "eq", "value": 1},
+        {"in": "payload", "field": "x.y", "op": "eq", "value": 1},
+    ]
+    assert stored_filter(parse_filter(raw)) == [
+        {"field": "a.b", "op": "eq", "value": 1},
+        {"field": "a", "op": "eq", "value": 1},
+        {"in": "payload", "field": "x.y", "op": "eq", "value": 1},
+    ]
+
+
+def test_the_event_scope_reads_envelope_fields_by_their_dotted_names() -> None:
+    fields = {"actor.id": "u-7", "type": "remark.created"}
+    s = subject({"actor": {"id": "u-8"}}, fields=fields)
+    assert matches(
+        parse_filter([{"in": "event", "field": "actor.id", "op": "eq", "value": "u-7"}]), s
+    )
+    assert matches(parse_filter([{"field": "actor.id", "op": "eq", "value": "u-8"}]), s)

@@ -340,6 +340,8 @@ class TelegramLink(Base):
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(128))
+    # event types it follows; empty: every type of its entity type
+    types: Mapped[list[str]] = mapped_column(Json, default=list)
     user_id: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(TZ)
     used_at: Mapped[datetime | None] = mapped_column(TZ)

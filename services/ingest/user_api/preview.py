@@ -12,16 +12,18 @@ entity id, project, time), never the payload or the attributes. Rate-limited per
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.access import Verdict, judge, question
 from libs.common.auth import Principal
 from libs.common.db.models import Event, EventStatus, Recipient, utcnow
-from libs.common.filters import Condition, MatchContext, Person, matches, people_mentioned
+from libs.common.filter_match import CompiledFilter, Subject, compile_conditions
+from libs.common.filters import Person
 from libs.common.mediator_client import MediatorClient
+from libs.common.schemas.envelope import EventEnvelope
 from libs.common.schemas.permissions import PermissionItem
 from services.ingest.user_api.schemas import PreviewMatch, PreviewRequest, PreviewResult
 from services.ingest.user_api.subscription_store import checked_filter
@@ -29,10 +31,13 @@ from services.ingest.user_api.subscription_store import checked_filter
 MAX_SHOWN = 50
 
 
-def _attributes(event: Event) -> dict[str, Any]:
-    entity = (event.body or {}).get("entity") or {}
-    attrs = entity.get("attributes") if isinstance(entity, dict) else None
-    return attrs if isinstance(attrs, dict) else {}
+def _subject(event: Event) -> Subject | None:
+    """The event as the processor saw it: its stored body read by the same envelope model
+    (a body that no longer validates could not have been processed either)."""
+    try:
+        return Subject.of(EventEnvelope.model_validate(event.body or {}))
+    except ValidationError:
+        return None
 
 
 async def _recent(session: AsyncSession, user: Principal, req: PreviewRequest) -> list[Event]:
@@ -45,17 +50,17 @@ async def _recent(session: AsyncSession, user: Principal, req: PreviewRequest) -
     )
     if req.project_id is not None:
         query = query.where(Event.project_id == req.project_id)
+    if req.types:
+        query = query.where(Event.type.in_(req.types))
     query = query.order_by(Event.received_at.desc()).limit(req.limit)
     return list(await session.scalars(query))
 
 
 async def _people(
-    session: AsyncSession, tenant: str, conditions: list[Condition], events: list[Event]
+    session: AsyncSession, tenant: str, compiled: CompiledFilter, subjects: list[Subject]
 ) -> dict[str, Person]:
     """One directory query for every person a roles_any / companies_any condition needs."""
-    wanted: set[str] = set()
-    for event in events:
-        wanted |= people_mentioned(conditions, _attributes(event))
+    wanted = {p for s in subjects for p in compiled.people(s)}
     if not wanted:
         return {}
     rows = await session.scalars(
@@ -83,13 +88,14 @@ async def _readable(mediator: MediatorClient, user: Principal, events: list[Even
 async def preview(
     session: AsyncSession, mediator: MediatorClient, user: Principal, req: PreviewRequest
 ) -> PreviewResult:
-    conditions = checked_filter(req.filter)
+    compiled = compile_conditions(checked_filter(req.filter))
     events = await _readable(mediator, user, await _recent(session, user, req))
-    people = await _people(session, user.tenant, conditions, events)
+    subjects = [(e, s) for e in events if (s := _subject(e)) is not None]
+    people = await _people(session, user.tenant, compiled, [s for _, s in subjects])
     hits = []
-    for event in events:
-        when = event.occurred_at or event.received_at
-        if matches(conditions, _attributes(event), MatchContext(event_time=when, people=people)):
+    for event, subject in subjects:
+        subject.people = people
+        if compiled.holds(subject):
             hits.append(event)
     shown = [
         PreviewMatch(

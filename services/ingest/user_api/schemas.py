@@ -174,14 +174,25 @@ RawFilter = Annotated[list[dict[str, Any]], WithJsonSchema(_CONDITIONS_SCHEMA)]
 FILTER_EXAMPLE: list[dict[str, Any]] = [
     {"field": "deadline", "op": "within_days", "value": 7},
     {"field": "responsible", "op": "roles_any", "value": ["designer"]},
-    {"field": "section", "op": "eq", "value": "basement"},
+    {"field": "location.section", "op": "eq", "value": "basement"},
+    {"in": "event", "field": "priority", "op": "ne", "value": "low"},
 ]
+
+
+MAX_TYPES = 50  # event types one subscription names
+EventTypeName = Annotated[str, Field(pattern=IDENT_PATTERN)]
 
 
 class SubscriptionScope(StorableModel):
     source: str = Field(pattern=IDENT_PATTERN, examples=["tenders"])
     entity_type: str = Field(min_length=1, max_length=64, examples=["remark"])
     project_id: str | None = Field(default=None, max_length=128, examples=["P-42"])
+    types: list[EventTypeName] = Field(
+        default_factory=list,
+        max_length=MAX_TYPES,
+        description="only events of these types; empty: every type of the entity type",
+        examples=[["remark.created", "remark.reassigned"]],
+    )
     filter: RawFilter = Field(default_factory=list, examples=[FILTER_EXAMPLE])
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.auth import Principal
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Subscription, utcnow
-from libs.common.filters import Condition, FilterError, parse_filter
+from libs.common.filters import Condition, FilterError, parse_filter, stored_filter
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import CHANNELS, SubscriptionIn
 
@@ -52,7 +52,8 @@ def _values(body: SubscriptionIn) -> dict[str, Any]:
         "source": body.source,
         "entity_type": body.entity_type,
         "project_id": body.project_id,
-        "filter": [c.model_dump(mode="json") for c in conditions],
+        "types": list(dict.fromkeys(body.types)),
+        "filter": stored_filter(conditions),
         "channels": _checked_channels(body.channels),
         "enabled": body.enabled,
     }

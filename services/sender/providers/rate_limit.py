@@ -8,8 +8,11 @@ configured lower (``per_bot_per_s``); 429 ``retry_after`` answers close the rest
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+
+from services.sender.providers.base import ProviderDeferred
 
 CHAT_INTERVAL_S = 1.1  # Telegram: ~1 msg/s per chat; 10% margin for network jitter
 BOT_PER_S = 28.0  # Telegram: 30 msg/s per bot; a little under it for the same reason
@@ -51,3 +54,12 @@ class SendSchedule:
 
     def _prune(self, now: float) -> None:
         self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+
+
+async def take_slot(schedule: SendSchedule, key: str, peer: str) -> None:
+    """Sleep until ``key``'s slot, or raise ProviderDeferred (not an attempt) when none is near."""
+    granted, wait_s = schedule.reserve(key)
+    if not granted:
+        raise ProviderDeferred(f"{peer} rate limit: next slot in {wait_s:.1f}s", wait_s)
+    if wait_s > 0:
+        await asyncio.sleep(wait_s)

@@ -3,8 +3,6 @@ Telegram itself. Plain text only: a template never breaks on Markdown/HTML parse
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
@@ -20,13 +18,12 @@ from services.sender.providers.base import (
     Address,
     OutgoingMessage,
     Provider,
-    ProviderDeferred,
     ProviderPermanentError,
     ProviderResult,
     ProviderTransientError,
     RecipientUnreachable,
 )
-from services.sender.providers.rate_limit import SendSchedule
+from services.sender.providers.rate_limit import SendSchedule, take_slot
 
 SEND_TIMEOUT_S = 15.0
 MAX_TEXT_CHARS = 4096  # Bot API limit for sendMessage text
@@ -56,11 +53,7 @@ class TelegramProvider(Provider):
         chat = to.telegram_chat_id
         if not chat:
             raise ProviderPermanentError("no linked Telegram chat")
-        granted, wait_s = self._schedule.reserve(chat)
-        if not granted:
-            raise ProviderDeferred(f"Telegram rate limit: next slot in {wait_s:.1f}s", wait_s)
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
+        await take_slot(self._schedule, chat, "Telegram")
         try:
             sent = await self._bot.send_message(chat_id=_chat_id(chat), text=message_text(message))
         except TelegramRetryAfter as exc:

@@ -34,7 +34,7 @@ async def test_admin_refuses_a_default_channel_without_a_provider(
     assert refused.status_code == 400
     assert "no provider for channel sms" in refused.text
     async with sessions() as s:
-        assert await s.get(EventType, "tenders.sms_alert") is None
+        assert await s.scalar(select(EventType).where(EventType.key == "tenders.sms_alert")) is None
     gateway = "http://127.0.0.1:9/send"  # configured: the admin accepts it
     async with admin_client(database_url, MEMORY, sms_gateway_url=gateway) as client:
         stored = await client.post("/admin/event-type/create", data=SMS_TYPE, headers=SAME_ORIGIN)

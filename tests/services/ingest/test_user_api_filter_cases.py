@@ -1,0 +1,51 @@
+"""Every operator and scope through the real preview (POST /v1/subscriptions/preview): the
+same cases the processor test runs (tests/services/filter_cases.py), the same answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.services.filter_cases import BODY, CASES, PEOPLE
+from tests.services.ingest.user_api_data import auth, user_api
+from tests.services.processor.support import add, event, person, store
+
+ALICE = auth("alice")
+
+
+def _preview(filter_: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
+    return {"source": "tenders", "entity_type": "tender", "filter": filter_, **over}
+
+
+async def test_every_operator_and_scope_through_the_preview(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await add(sessions, *(person(user, **fields) for user, fields in PEOPLE.items()))
+    await store(sessions, BODY)
+    fired = set()
+    async with user_api(database_url, preview_burst=len(CASES)) as http:
+        for name, filter_, _ in CASES:
+            resp = await http.post(
+                "/v1/subscriptions/preview", json=_preview(filter_), headers=ALICE
+            )
+            assert resp.status_code == 200, (name, resp.text)
+            result = resp.json()
+            assert result["scanned"] == 1, name
+            if result["matched"]:
+                fired.add(name)
+    assert fired == {name for name, _, fires in CASES if fires}
+
+
+async def test_the_preview_scans_only_the_types_asked_for(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    for kind in ("tender.created", "tender.closed", "tender.commented"):
+        await store(sessions, event(type=kind))
+    async with user_api(database_url) as http:
+        some = _preview([], types=["tender.created", "tender.closed"])
+        resp = await http.post("/v1/subscriptions/preview", json=some, headers=ALICE)
+        every = await http.post("/v1/subscriptions/preview", json=_preview([]), headers=ALICE)
+    assert resp.status_code == 200, resp.text
+    assert sorted(e["type"] for e in resp.json()["events"]) == ["tender.closed", "tender.created"]
+    assert every.json()["matched"] == 3

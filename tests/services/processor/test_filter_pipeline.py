@@ -1,0 +1,63 @@
+"""Every operator and scope of a saved filter through the real processor (DESIGN §5.2), and
+subscriptions restricted to some event types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libs.common.db.models import Subscription
+from tests.services.filter_cases import BODY, CASES, PEOPLE
+from tests.services.processor.support import add, event, person, processor, rows, store
+
+
+def sub(user_id: str, filter_: list[dict[str, Any]], **over: Any) -> Subscription:
+    values: dict[str, Any] = {
+        "tenant": "default",
+        "user_id": user_id,
+        "name": "watch",
+        "source": "tenders",
+        "entity_type": "tender",
+        "filter": filter_,
+        "channels": [],
+    }
+    return Subscription(**{**values, **over})
+
+
+async def _notified(
+    sessions: async_sessionmaker[AsyncSession], url: str, body: dict[str, Any]
+) -> set[str]:
+    event_id = await store(sessions, body)
+    assert await (await processor(sessions, url)).process_ids([event_id]) == 1
+    return {r[0] for r in await rows(sessions, event_id)}
+
+
+async def test_every_operator_and_scope_through_the_pipeline(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """One subscriber per case, one event: exactly the cases that should fire do."""
+    await add(sessions, *(person(user, **fields) for user, fields in PEOPLE.items()))
+    await add(sessions, *(person(f"u-case-{i}") for i in range(len(CASES))))
+    await add(sessions, *(sub(f"u-case-{i}", f) for i, (_, f, _) in enumerate(CASES)))
+    got = await _notified(sessions, database_url, BODY)
+    fired = {name for i, (name, _, _) in enumerate(CASES) if f"u-case-{i}" in got}
+    assert fired == {name for name, _, fires in CASES if fires}
+
+
+async def test_a_subscription_follows_only_its_event_types(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    await add(sessions, person("u-all"), person("u-created"), person("u-closed"))
+    await add(
+        sessions,
+        sub("u-all", []),
+        sub("u-created", [], types=["tender.created", "tender.reopened"]),
+        sub("u-closed", [], types=["tender.closed"]),
+    )
+    for kind, expected in [
+        ("tender.created", {"u-all", "u-created"}),
+        ("tender.closed", {"u-all", "u-closed"}),
+        ("tender.commented", {"u-all"}),
+    ]:
+        assert await _notified(sessions, database_url, event(type=kind, recipients={})) == expected
