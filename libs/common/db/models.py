@@ -283,6 +283,8 @@ class Subscription(Base):
     entity_type: Mapped[str] = mapped_column(String(64))
     project_id: Mapped[str | None] = mapped_column(String(128))
     filter: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    # event types it follows; empty: every type of its entity type
+    types: Mapped[list[str]] = mapped_column(Json, default=list)
     channels: Mapped[list[str]] = mapped_column(Json, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
@@ -340,8 +342,6 @@ class TelegramLink(Base):
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(128))
-    # event types it follows; empty: every type of its entity type
-    types: Mapped[list[str]] = mapped_column(Json, default=list)
     user_id: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(TZ)
     used_at: Mapped[datetime | None] = mapped_column(TZ)
