@@ -25,7 +25,6 @@ from tests.infra import (
     with_database,
 )
 
-
 # The tenants tests use besides "default" (which the migration registers): an event or token
 # of a tenant not registered is refused (DESIGN §15). Tests of that refusal use other names.
 TEST_TENANTS = ("acme", "beta", "other", "t2")
