@@ -43,8 +43,10 @@ class ChaosConfig:
         return self.events / self.rate_per_s
 
 
+# The full run's sends (54,573 of 73,872 rows) drained in 583 s after the load on a shared
+# 2-core machine (docs/chaos.md): the wait is bounded well above that.
 FULL = ChaosConfig(
-    events=10_000, rate_per_s=60.0, kills=15, large=3, poison=70, settle_timeout_s=600.0
+    events=10_000, rate_per_s=60.0, kills=15, large=3, poison=70, settle_timeout_s=900.0
 )
 REDUCED = ChaosConfig(
     events=1_000, rate_per_s=25.0, kills=6, large=1, poison=21, settle_timeout_s=180.0
