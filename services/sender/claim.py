@@ -53,10 +53,15 @@ class Claimed:
 
 
 async def claim_due(
-    session: AsyncSession, limit: int, lease_s: float, max_attempts: int
+    session: AsyncSession,
+    limit: int,
+    lease_s: float,
+    max_attempts: int,
+    skip_channels: frozenset[str] = frozenset(),
 ) -> list[Claimed]:
     """SENDING rows with an expired lease, then due PENDING rows → SENDING with a fresh lease.
-    Expired leases first: a steady backlog must not starve a dead sender's rows."""
+    Expired leases first: a steady backlog must not starve a dead sender's rows. PENDING rows
+    of ``skip_channels`` (an open circuit breaker) stay where they are."""
     now = utcnow()
     expired = await _lock_expired(session, now, limit)
     exhausted = [i for i, attempts in expired if attempts >= max_attempts]
@@ -64,7 +69,7 @@ async def claim_due(
         await _fail_exhausted(session, exhausted, max_attempts)
     ids = [i for i, attempts in expired if attempts < max_attempts]
     if len(ids) < limit:
-        ids += await _lock_pending(session, now, limit - len(ids))
+        ids += await _lock_pending(session, now, limit - len(ids), skip_channels)
     if not ids:
         return []
     await session.execute(
@@ -84,8 +89,12 @@ def _due_pending(now: datetime) -> list[ColumnElement[bool]]:
     return [Delivery.status == PENDING, Delivery.next_attempt_at <= now]
 
 
-async def _lock_pending(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+async def _lock_pending(
+    session: AsyncSession, now: datetime, limit: int, skip_channels: frozenset[str]
+) -> list[int]:
     query = select(Delivery.id).where(*_due_pending(now))
+    if skip_channels:
+        query = query.where(Delivery.channel.not_in(sorted(skip_channels)))
     query = query.order_by(Delivery.next_attempt_at).limit(limit)
     if supports_skip_locked(session):
         # a second sender skips these rows instead of waiting for them or taking them too

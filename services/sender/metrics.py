@@ -25,4 +25,18 @@ UNRECORDED = Counter(
     "Outcomes that could not be written before their lease expired (will be re-sent)",
 )
 
+BREAKER_STATE = Gauge(
+    "herald_sender_breaker_state",
+    "Circuit breaker per channel: 0 closed, 1 half open (probing), 2 open (provider down)",
+    ["channel"],
+)
+BREAKER_OPENED = Counter(
+    "herald_sender_breaker_opened_total", "Times a channel's breaker opened", ["channel"]
+)
+BREAKER_DEFERRED = Counter(
+    "herald_sender_breaker_deferred_total",
+    "Deliveries put back without an attempt because their provider was unreachable",
+    ["channel"],
+)
+
 BY_KIND = {"sent": SENT, "retry": RETRIED, "failed": FAILED, "denied": DENIED, "deferred": DEFERRED}

@@ -9,6 +9,7 @@ from pydantic import Field
 from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from services.sender.breaker import BreakerSettings
 from services.sender.providers.sms_settings import SmsSettings
 from services.sender.visibility import VisibilitySettings
 
@@ -21,6 +22,7 @@ class SenderSettings(
     MetricsSettings,
     ChannelSettings,  # smtp_host, outbox_dir, telegram_bot_token, sms_gateway_url, plugins
     SmsSettings,
+    BreakerSettings,
 ):
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,17 +16,15 @@ from libs.common.channels import registry
 from libs.common.db.engine import is_sqlite, transaction
 from libs.common.mediator_client import MediatorClient
 from services.sender import metrics as m
+from services.sender.breaker import Breakers
 from services.sender.claim import Claimed, claim_due, due_depth
-from services.sender.outcome import Outcome, deferred, failed, retry, sent, unreachable
+from services.sender.judge import held, judge
+from services.sender.outcome import Outcome, failed, sent
 from services.sender.permission import screen
 from services.sender.providers.base import (
     Address,
     OutgoingMessage,
     Provider,
-    ProviderDeferred,
-    ProviderPermanentError,
-    ProviderTransientError,
-    RecipientUnreachable,
 )
 from services.sender.recorder import OutcomeRecorder
 from services.sender.settings import SenderSettings
@@ -45,9 +44,11 @@ class Sender:
         mediator: MediatorClient,
         settings: SenderSettings,
         bus: Bus | None = None,  # for the counts push when an item becomes visible
+        clock: Callable[[], float] = time.monotonic,  # the breakers' (tests pass an hour)
     ) -> None:
         self._sessions, self._providers, self._mediator = sessions, providers, mediator
         self._s, self._bus = settings, bus
+        self.breakers = Breakers(settings, clock)  # per channel: a provider down as a whole
         self.recorder = OutcomeRecorder(sessions, settings.sender_lease_s)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -99,8 +100,9 @@ class Sender:
             await self.recorder.flush()  # back-pressure: never outrun the database
         async with transaction(self._sessions) as session:
             batch = await claim_due(
-                session, self._s.sender_batch, self._s.sender_lease_s, self._s.sender_max_attempts
-            )
+                session, self._s.sender_batch, self._s.sender_lease_s, self._s.sender_max_attempts,
+                skip_channels=self.breakers.skipped_channels(),  # their provider is down
+            )  # fmt: skip
         if not batch:
             return 0
         screened = await screen(self._mediator, batch, self._s.sender_max_attempts)
@@ -120,6 +122,10 @@ class Sender:
             why = f"no provider for channel {c.channel} on this sender (docs/sender.md)"
             self.recorder.add([failed(c, why)])
             return
+        wait_s = self.breakers[c.channel].admit()
+        if wait_s is not None:  # the provider is down: not an attempt
+            self.recorder.add([held(c, wait_s)])
+            return
         started = time.perf_counter()
         outcome = await self._attempt(provider, c)
         if outcome.kind == "sent":
@@ -131,20 +137,12 @@ class Sender:
         own = spec.address_of(c) if spec is not None else None
         to = Address(c.tenant, c.user_id, c.email, c.telegram_chat_id, c.phone, own)
         message = OutgoingMessage(c.id, c.subject, c.body, c.body_html, c.notification_id)
-        max_attempts = self._s.sender_max_attempts
+        breaker = self.breakers[c.channel]
         try:
             result = await provider.send(to, message)
-        except ProviderDeferred as exc:
-            return deferred(c, exc.delay_s, str(exc))
-        except ProviderTransientError as exc:
-            return retry(c, str(exc), max_attempts, exc.retry_after_s)
-        except RecipientUnreachable as exc:
-            return unreachable(c, str(exc))
-        except ProviderPermanentError as exc:
-            return failed(c, str(exc))
-        except Exception as exc:  # a provider bug or an unforeseen library error: bounded retry
-            log.exception("delivery %s: unexpected error from %s", c.id, c.channel)
-            return retry(c, f"unexpected {type(exc).__name__}: {exc}", max_attempts)
+        except Exception as exc:
+            return judge(c, exc, breaker, self._s.sender_max_attempts)
+        breaker.answered()
         return sent(c, result.provider_message_id)
 
     async def _gauge_depth(self) -> None:

@@ -49,7 +49,7 @@ ALERTED = [
     "herald_processor_latency_seconds_bucket", "herald_ingest_rejected_total",
     "herald_sender_failed_total", "herald_sender_denied_total",
     "herald_acl_upstream_calls_total", "herald_ws_drops_total", "up",
-    "herald_bus_unacked_oldest_seconds",
+    "herald_bus_unacked_oldest_seconds", "herald_sender_breaker_state",
 ]  # fmt: skip
 
 

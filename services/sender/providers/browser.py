@@ -20,6 +20,7 @@ from services.sender.providers.base import (
     ProviderPermanentError,
     ProviderResult,
     ProviderTransientError,
+    ProviderUnavailable,
 )
 
 
@@ -42,8 +43,8 @@ class BrowserProvider(Provider):
             raise
         try:
             await self._bus.publish(BROWSER_EXCHANGE, "", push.model_dump_json().encode())
-        except Exception as exc:  # broker down or unconfirmed: try again later
-            raise ProviderTransientError(f"herald.browser publish: {exc!r}") from exc
+        except Exception as exc:  # broker down or unconfirmed: the breaker's business
+            raise ProviderUnavailable(f"herald.browser publish: {exc!r}") from exc
         return ProviderResult(f"browser-{message.delivery_id}")
 
 

@@ -23,6 +23,7 @@ from services.sender.providers.base import (
     ProviderPermanentError,
     ProviderResult,
     ProviderTransientError,
+    ProviderUnavailable,
 )
 from services.sender.providers.email_message import (
     build_email,
@@ -116,7 +117,7 @@ class SmtpProvider(Provider):
         try:
             client = await self._pool.acquire()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise ProviderTransientError(f"SMTP connect: {exc!r}") from exc
+            raise ProviderUnavailable(f"SMTP connect: {exc!r}") from exc  # the relay is down
         broken = True
         try:
             if utf8 and not await _offers_smtputf8(client):
@@ -140,7 +141,7 @@ class SmtpProvider(Provider):
             broken = False
             raise ProviderPermanentError(f"bad address: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise ProviderTransientError(f"SMTP connection: {exc!r}") from exc
+            raise ProviderUnavailable(f"SMTP connection: {exc!r}") from exc
         finally:
             self._pool.release(client, broken)
         return ProviderResult(message_id(message.delivery_id, self._s.email_from))

@@ -11,7 +11,9 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 
 from services.sender.providers.base import (
@@ -21,6 +23,7 @@ from services.sender.providers.base import (
     ProviderPermanentError,
     ProviderResult,
     ProviderTransientError,
+    ProviderUnavailable,
     RecipientUnreachable,
 )
 from services.sender.providers.rate_limit import SendSchedule, take_slot
@@ -65,8 +68,10 @@ class TelegramProvider(Provider):
             if "chat not found" in exc.message.lower():
                 raise RecipientUnreachable(f"Telegram: {exc.message}") from exc
             raise ProviderPermanentError(f"Telegram: {exc.message}") from exc  # this message
-        except (TelegramAPIError, OSError, TimeoutError) as exc:
-            # 5xx, network, and also 401/404 (a wrong token): the message is not at fault
+        except (TelegramNetworkError, TelegramServerError, OSError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"Telegram unreachable: {exc!r}") from exc  # the breaker's
+        except TelegramAPIError as exc:
+            # also 401/404 (a wrong token): the message is not at fault
             raise ProviderTransientError(f"Telegram: {exc!r}") from exc
         return ProviderResult(f"{sent.chat.id}:{sent.message_id}")
 

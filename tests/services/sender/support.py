@@ -49,6 +49,7 @@ class SmtpSink:
     delay_s: float = 0.0
     port: int = 0
     _server: asyncio.Server | None = None
+    _open: list[SmtpServerProtocol] = field(default_factory=list)
 
     async def handle_DATA(self, server: SmtpServerProtocol, session: Session, env: Envelope) -> str:
         if self.delay_s:
@@ -85,16 +86,22 @@ class SmtpSink:
                 extra = {"authenticator": self._auth, "auth_require_tls": tls is not None}
             if tls is not None:
                 extra.update(tls_context=tls, require_starttls=True)
-            return SmtpServerProtocol(self, hostname="sink.test", **extra)
+            self._open.append(SmtpServerProtocol(self, hostname="sink.test", **extra))
+            return self._open[-1]
 
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(protocol, "127.0.0.1", 0)
+        # the same port again after a stop (an outage ends where it began)
+        self._server = await loop.create_server(protocol, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        for conversation in self._open:  # a server that goes away drops its clients too
+            if conversation.transport is not None:
+                conversation.transport.close()
+        self._open.clear()
 
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.mails]
