@@ -116,9 +116,8 @@ DEFAULT_TEMPLATES.update(DIGEST_TEMPLATES)
 
 async def seed_defaults(session: AsyncSession) -> int:
     """Insert the default templates that are missing; never overwrite an operator's edit."""
-    existing = {
-        (t.event_type, t.channel, t.locale) for t in (await session.scalars(select(Template))).all()
-    }
+    globals_ = select(Template).where(Template.tenant.is_(None))  # tenants' overrides aside
+    existing = {(t.event_type, t.channel, t.locale) for t in (await session.scalars(globals_))}
     added = 0
     for key, (subject, body, html) in DEFAULT_TEMPLATES.items():
         if key not in existing:

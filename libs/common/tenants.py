@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -57,6 +57,14 @@ def refusal(tenants: Mapping[str, TenantInfo], tenant: str) -> str | None:
     if not found.enabled:
         return f"{UNKNOWN_TENANT}: tenant {tenant!r} is disabled"
     return None
+
+
+async def settings_of(session: AsyncSession, tenants: Iterable[str]) -> dict[str, TenantSettings]:
+    """The settings of these tenants (a missing one: the defaults)."""
+    wanted = set(tenants)
+    rows = await session.scalars(select(Tenant).where(Tenant.key.in_(wanted)))
+    found = {row.key: stored_settings(row.key, row.settings) for row in rows}
+    return {key: found.get(key) or TenantSettings() for key in wanted}
 
 
 class TenantRegistry:

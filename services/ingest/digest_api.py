@@ -39,6 +39,7 @@ from libs.common.digest_schedule import (
     next_run_after,
 )
 from libs.common.digest_schedule import validate as validate_schedule
+from libs.common.tenants import settings_of
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.errors import ApiError, error_responses
 from services.ingest.user_api.edge import tx
@@ -60,6 +61,11 @@ def check_digest_channel(channel: str) -> None:
 def defaults() -> DigestDefaults:
     """HERALD_DIGEST_DEFAULT_*: the same defaults the sender gives a new digest user."""
     return DigestDefaults()
+
+
+async def tenant_defaults(session: AsyncSession, tenant: str) -> DigestDefaults:
+    """The tenant's digest defaults (tenants.settings.digest) over HERALD_DIGEST_DEFAULT_*."""
+    return (await settings_of(session, [tenant]))[tenant].digest.over(defaults())
 
 
 class ScheduleIn(BaseModel):
@@ -206,7 +212,7 @@ async def _user_zone(session: AsyncSession, user: Principal) -> str:
             Recipient.tenant == user.tenant, Recipient.user_id == user.user_id
         )
     )
-    fallback = defaults().digest_default_timezone
+    fallback = (await tenant_defaults(session, user.tenant)).digest_default_timezone
     if not zone:
         return fallback
     try:
@@ -243,10 +249,11 @@ async def _out(session: AsyncSession, user: Principal, row: DigestSchedule) -> S
 
 
 async def _default_out(session: AsyncSession, user: Principal, channel: str) -> ScheduleOut:
+    theirs = await tenant_defaults(session, user.tenant)
     return ScheduleOut(
         channel=channel,
-        days=defaults().digest_default_days,
-        time=defaults().digest_default_time,
+        days=theirs.digest_default_days,
+        time=theirs.digest_default_time,
         timezone=await _user_zone(session, user),
         enabled=True,
         configured=False,

@@ -1,26 +1,31 @@
-"""Event types and templates, loaded whole and kept for a couple of seconds.
+"""Event types, templates, tenants' settings and e-mail layouts, loaded whole and kept for a
+couple of seconds.
 
-Both tables are small (hundreds of rows) and read for every event, so one query each per
-``CATALOG_TTL_S`` replaces two per event; an admin edit shows up within that time.
+The tables are small (hundreds of rows) and read for every event, so one query each per
+``CATALOG_TTL_S`` replaces several per event; an admin edit shows up within that time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import EventType, Template
+from libs.common.db.models import EventType, Template, Tenant
+from libs.common.email_layout import Layout, layout_for, load_layouts
+from libs.common.overrides import Scope, TemplateKey, most_specific, pick_template
 from libs.common.seed import DEFAULT_EVENT_TYPE
 from libs.common.templates import environment
+from libs.common.tenant_settings import TenantSettings, stored_settings
 
 CATALOG_TTL_S = 2.0
-FALLBACK_LOCALES = ("ru", "en")
+Prefs = Mapping[tuple[str, str], str]  # (module or "*", channel) -> mode
 
 
 @dataclass(frozen=True)
@@ -63,43 +68,74 @@ def template_row(t: Template) -> TemplateRow:
 
 
 class Snapshot:
+    """Configuration as of one load: global rows and tenants' overrides, the most specific
+    winning (libs/common/overrides.py); the tenants' own settings and e-mail layouts."""
+
     def __init__(
         self,
-        types: dict[str, TypeInfo],
-        templates: dict[tuple[str, str, str], TemplateRow],
+        types: dict[tuple[Scope, str], TypeInfo],
+        templates: dict[tuple[Scope, TemplateKey], TemplateRow],
         default_channels: tuple[str, ...],
         available: frozenset[str] | None = None,
+        tenants: dict[str, TenantSettings] | None = None,
+        layouts: dict[Scope, Layout] | None = None,
     ) -> None:
         self._types, self._templates = types, templates
         self._default_channels = default_channels
         self.available = available  # channels with a provider (None: every one planned)
+        self._tenants = tenants or {}
+        self._layouts = layouts or {}
+        self._modes: dict[str, Prefs] = {}
 
-    def event_type(self, source: str, type_: str) -> TypeInfo:
+    def settings(self, tenant: str) -> TenantSettings:
+        return self._tenants.get(tenant) or NO_SETTINGS
+
+    def default_modes(self, tenant: str) -> Prefs:
+        """The tenant's default mode per (module or "*", channel), for what users did not set."""
+        found = self._modes.get(tenant)
+        if found is None:
+            modes = self.settings(tenant).default_modes
+            found = {(m, ch): how for m, chans in modes.items() for ch, how in chans.items()}
+            self._modes[tenant] = found
+        return found
+
+    def layout(self, tenant: str) -> Layout | None:
+        return layout_for(self._layouts, tenant)
+
+    def _channels(self, tenant: str) -> tuple[str, ...]:
+        own = self.settings(tenant).default_channels
+        return tuple(own) if own else self._default_channels
+
+    def event_type(self, tenant: str, source: str, type_: str) -> TypeInfo:
         key = f"{source}.{type_}"
-        found = self._types.get(key)
+        found = most_specific(self._types, tenant, key)
         if found is not None:
-            return found
+            if found.default_channels:
+                return found
+            return replace(found, default_channels=self._channels(tenant))
         d = DEFAULT_EVENT_TYPE
         return TypeInfo(
             key=key,
             critical=bool(d["critical"]),
             digestible=bool(d["digestible"]),
-            default_channels=self._default_channels,
+            default_channels=self._channels(tenant),
             default_locale=str(d["default_locale"]),
             notify_actor=bool(d["notify_actor"]),
             enabled=bool(d["enabled"]),
         )
 
-    def template(self, etype: TypeInfo, channel: str, locale: str | None) -> TemplateRow | None:
+    def template(
+        self, tenant: str, etype: TypeInfo, channel: str, locale: str | None
+    ) -> TemplateRow | None:
         """(type, channel, locale) → (type, channel, type's default locale) → the channel
-        default ("*") in the same locales → any seeded locale."""
-        locales = dict.fromkeys([locale or etype.default_locale, etype.default_locale])
-        for key in (etype.key, "*"):
-            for loc in (*locales, *FALLBACK_LOCALES):
-                found = self._templates.get((key, channel, loc))
-                if found is not None:
-                    return found
-        return None
+        default ("*") in the same locales → any seeded locale; the tenant's row first at each
+        step."""
+        return pick_template(
+            self._templates, tenant, etype.key, channel, locale, etype.default_locale
+        )
+
+
+NO_SETTINGS = TenantSettings()
 
 
 class Catalog:
@@ -130,11 +166,11 @@ class Catalog:
 
     async def _load(self, session: AsyncSession) -> Snapshot:
         types = {
-            t.key: TypeInfo(
+            (t.tenant, t.key): TypeInfo(
                 key=t.key,
                 critical=t.critical,
                 digestible=t.digestible,
-                default_channels=tuple(t.default_channels or self._default_channels),
+                default_channels=tuple(t.default_channels),  # empty: the tenant's defaults
                 default_locale=t.default_locale,
                 notify_actor=t.notify_actor,
                 enabled=t.enabled,
@@ -142,7 +178,12 @@ class Catalog:
             for t in await session.scalars(select(EventType))
         }
         templates = {
-            (t.event_type, t.channel, t.locale): template_row(t)
+            (t.tenant, (t.event_type, t.channel, t.locale)): template_row(t)
             for t in await session.scalars(select(Template))
         }
-        return Snapshot(types, templates, self._default_channels, self._available)
+        tenants = {
+            row.key: stored_settings(row.key, row.settings)
+            for row in await session.scalars(select(Tenant))
+        }
+        layouts = await load_layouts(session)
+        return Snapshot(types, templates, self._default_channels, self._available, tenants, layouts)

@@ -50,9 +50,17 @@ def missing_address(channel: str, person: Entry | None) -> str | None:
     return spec.missing
 
 
-def mode(prefs: Prefs, source: str, channel: str) -> str:
-    """The module's own setting wins over the person's "*" setting; default instant."""
-    return prefs.get((source, channel)) or prefs.get((ANY_SOURCE, channel)) or INSTANT
+def mode(prefs: Prefs, source: str, channel: str, defaults: Prefs | None = None) -> str:
+    """The module's own setting wins over the person's "*" setting, then the tenant's default
+    for the module, then for "*" (tenants.settings.default_modes); default instant."""
+    chosen = prefs.get((source, channel)) or prefs.get((ANY_SOURCE, channel))
+    return chosen or _tenant_default(defaults, source, channel) or INSTANT
+
+
+def _tenant_default(defaults: Prefs | None, source: str, channel: str) -> str | None:
+    if not defaults:
+        return None
+    return defaults.get((source, channel)) or defaults.get((ANY_SOURCE, channel))
 
 
 def default_channels(prefs: Prefs, source: str, etype: TypeInfo) -> tuple[str, ...]:
@@ -75,6 +83,7 @@ class Terms:
     prefs: Prefs
     digests: frozenset[str] = frozenset()  # channels with an enabled digest schedule
     available: frozenset[str] | None = None  # channels with a provider; None: not checked
+    defaults: Prefs | None = None  # the tenant's default modes, for what the person did not set
 
     @property
     def critical(self) -> bool:
@@ -88,7 +97,7 @@ def _decide(channel: str, reason: str, terms: Terms, person: Entry | None) -> Pl
     missing = missing_address(channel, person)
     if missing:
         return Planned(channel, DeliveryStatus.SKIPPED, missing)
-    how = mode(terms.prefs, terms.source, channel)
+    how = mode(terms.prefs, terms.source, channel, terms.defaults)
     if terms.critical:  # out now, whatever the preferences say
         if how != INSTANT:
             reason = f"{reason}; critical: instant although {channel} is {how} for {terms.source}"
@@ -118,7 +127,8 @@ def _low(channel: str, reason: str, terms: Terms) -> Planned:
         scope = terms.source if own else "all modules"
         why = f"{reason}; low priority: instant because chosen for {scope}"
         return Planned(channel, DeliveryStatus.PENDING, why)
-    if terms.etype.digestible and (explicit == DIGEST or channel in terms.digests):
+    wanted = explicit or _tenant_default(terms.defaults, terms.source, channel)
+    if terms.etype.digestible and (wanted == DIGEST or channel in terms.digests):
         why = f"{reason}; low priority: waits for the {channel} digest"
         return Planned(channel, DeliveryStatus.DIGEST, why)
     cause = (

@@ -14,6 +14,8 @@ from libs.common.templates import Rendered, TemplateRenderError, render_string
 from services.processor.catalog import Snapshot, TemplateRow, TypeInfo
 from services.processor.directory import Entry
 
+EMAIL = "email"
+
 
 class EventRenderer:
     """Renders one event's messages. A person-independent template text is rendered once per
@@ -24,22 +26,31 @@ class EventRenderer:
         self, snapshot: Snapshot, etype: TypeInfo, event_id: str, env: EventEnvelope
     ) -> None:
         self._snapshot, self._etype, self._env = snapshot, etype, env
+        self._layout = snapshot.layout(env.tenant)  # e-mail only (DESIGN §15)
         self._base = event_context(event_id, env)
         self._texts: dict[tuple[str, bool, str], str] = {}
         self._shared: dict[tuple[int, str], Rendered] = {}
 
     def render(self, channel: str, user_id: str, person: Entry | None) -> Rendered:
         locale = (person.locale if person else None) or self._etype.default_locale
-        template = self._snapshot.template(self._etype, channel, locale)
+        template = self._snapshot.template(self._env.tenant, self._etype, channel, locale)
         if template is None:
-            return self._plain()
+            return self._dress(channel, self._plain())
         if template.personal:
-            return self._render(template, locale, f"{locale}/{user_id}", user_id, person)
+            who = f"{locale}/{user_id}"
+            return self._dress(channel, self._render(template, locale, who, user_id, person))
         key = (template.id, locale)
         found = self._shared.get(key)
         if found is None:
-            found = self._shared[key] = self._render(template, locale, locale, user_id, person)
+            found = self._render(template, locale, locale, user_id, person)
+            found = self._shared[key] = self._dress(channel, found)
         return found
+
+    def _dress(self, channel: str, rendered: Rendered) -> Rendered:
+        """An e-mail in the tenant's layout (header, footer, colours), else as rendered."""
+        if channel != EMAIL or self._layout is None:
+            return rendered
+        return self._layout.apply(rendered)
 
     def _render(
         self, template: TemplateRow, locale: str, who: str, user_id: str, person: Entry | None

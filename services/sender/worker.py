@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.bus import Bus, Message
 from libs.common.channels import registry
 from libs.common.db.engine import is_sqlite, transaction
+from libs.common.email_layout import LayoutBook
 from libs.common.mediator_client import MediatorClient
 from services.sender import metrics as m
 from services.sender.breaker import Breakers
@@ -34,6 +35,7 @@ log = logging.getLogger("herald.sender")
 
 DEPTH_INTERVAL_S = 10.0  # a COUNT over the due index; not on every sweep
 LOOP_ERROR_PAUSE_S = 1.0
+EMAIL = "email"
 
 
 class Sender:
@@ -50,6 +52,7 @@ class Sender:
         self._s, self._bus = settings, bus
         self.breakers = Breakers(settings, clock)  # per channel: a provider down as a whole
         self.recorder = OutcomeRecorder(sessions, settings.sender_lease_s)
+        self._layouts = LayoutBook(sessions)  # each tenant's From name (DESIGN §15)
         self._wake = asyncio.Event()
         self._stopping = False
         self._depth_at = 0.0
@@ -136,7 +139,8 @@ class Sender:
         spec = registry().get(c.channel)
         own = spec.address_of(c) if spec is not None else None
         to = Address(c.tenant, c.user_id, c.email, c.telegram_chat_id, c.phone, own)
-        message = OutgoingMessage(c.id, c.subject, c.body, c.body_html, c.notification_id)
+        name = await self._layouts.sender_name(c.tenant) if c.channel == EMAIL else None
+        message = OutgoingMessage(c.id, c.subject, c.body, c.body_html, c.notification_id, name)
         breaker = self.breakers[c.channel]
         try:
             result = await provider.send(to, message)

@@ -118,10 +118,39 @@ class Recipient(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
 
 
+GLOBAL_ROW = "tenant IS NULL"  # configuration for every tenant (DESIGN §15)
+TENANT_ROW = "tenant IS NOT NULL"  # one tenant's override: the most specific row wins
+
+
+def one_row_per_scope(table: str, *key: str) -> tuple[Index, Index]:
+    """At most one global row and one row per tenant for ``key`` (partial unique indexes:
+    a unique constraint would let any number of NULL-tenant rows in)."""
+    return (
+        Index(
+            f"uq_{table}_global",
+            *key,
+            unique=True,
+            postgresql_where=text(GLOBAL_ROW),
+            sqlite_where=text(GLOBAL_ROW),
+        ),
+        Index(
+            f"uq_{table}_tenant",
+            "tenant",
+            *key,
+            unique=True,
+            postgresql_where=text(TENANT_ROW),
+            sqlite_where=text(TENANT_ROW),
+        ),
+    )
+
+
 class EventType(Base):
     __tablename__ = "event_types"
+    __table_args__ = one_row_per_scope("event_types", "key")
 
-    key: Mapped[str] = mapped_column(String(256), primary_key=True)  # "<source>.<type>"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str | None] = mapped_column(String(128))  # None: every tenant's
+    key: Mapped[str] = mapped_column(String(256))  # "<source>.<type>"
     source: Mapped[str] = mapped_column(String(128))
     title: Mapped[str] = mapped_column(String(256), default="")
     category: Mapped[str] = mapped_column(String(64), default="general")
@@ -135,9 +164,10 @@ class EventType(Base):
 
 class Template(Base):
     __tablename__ = "templates"
-    __table_args__ = (UniqueConstraint("event_type", "channel", "locale", name="uq_templates_key"),)
+    __table_args__ = one_row_per_scope("templates", "event_type", "channel", "locale")
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str | None] = mapped_column(String(128))  # None: every tenant's
     # an event type key, "*" for the channel default, "herald.digest" for digests
     event_type: Mapped[str] = mapped_column(String(256))
     channel: Mapped[str] = mapped_column(String(32))
@@ -146,6 +176,33 @@ class Template(Base):
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class EmailLayout(Base):
+    """What every e-mail of a tenant is wrapped in (DESIGN §15): header, footer, colours and
+    the sender's display name. The global row (tenant None) serves tenants without their own;
+    none at all leaves e-mails as their templates render them."""
+
+    __tablename__ = "email_layouts"
+    __table_args__ = (
+        Index(
+            "uq_email_layouts_scope",
+            text("coalesce(tenant, '')"),  # one global row, one per tenant
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    sender_name: Mapped[str] = mapped_column(String(128), default="")
+    header_html: Mapped[str] = mapped_column(Text, default="")
+    footer_html: Mapped[str] = mapped_column(Text, default="")
+    header_text: Mapped[str] = mapped_column(Text, default="")
+    footer_text: Mapped[str] = mapped_column(Text, default="")
+    accent_color: Mapped[str] = mapped_column(String(7), default="#1f6feb")
+    background_color: Mapped[str] = mapped_column(String(7), default="#ffffff")
+    text_color: Mapped[str] = mapped_column(String(7), default="#1f2328")
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
 
 

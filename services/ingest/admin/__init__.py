@@ -23,6 +23,7 @@ from services.ingest.admin.csrf import SameOriginMiddleware
 from services.ingest.admin.dead_letters_view import DeadLettersView
 from services.ingest.admin.deliveries_views import DeliveryAdmin
 from services.ingest.admin.events_views import EventAdmin, RejectedAdmin
+from services.ingest.admin.layouts_view import EmailLayoutAdmin
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.admin.story_view import StoryView
 from services.ingest.admin.templates_views import TemplateAdmin
@@ -36,6 +37,7 @@ VIEWS: tuple[type[ModelView] | type[BaseView], ...] = (
     TenantAdmin,
     EventTypeAdmin,
     TemplateAdmin,
+    EmailLayoutAdmin,
     RecipientAdmin,
     SubscriptionAdmin,
     ChannelPreferenceAdmin,

@@ -22,6 +22,7 @@ from libs.common.db.models import (
 from libs.common.digest_schedule import ScheduleError, next_run_after, validate
 from libs.common.filters import FilterError, parse_filter
 from services.ingest.admin.base import HeraldView, link, pre_json
+from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
 
 CHANNELS = registry().names
 MODES = [("instant", "instant"), ("digest", "digest"), ("off", "off")]
@@ -49,10 +50,9 @@ def story_link(model: Any, _attr: str, request: Request) -> Any:
 class EventTypeAdmin(HeraldView, model=EventType):
     name, name_plural, icon = "Event type", "Event types", "fa-solid fa-tags"
     category = "Configuration"
-    form_include_pk = True
     column_list: ClassVar[list[Any]] = [
-        EventType.key, EventType.title, EventType.critical, EventType.digestible,
-        EventType.default_channels, EventType.enabled,
+        EventType.key, EventType.tenant, EventType.title, EventType.critical,
+        EventType.digestible, EventType.default_channels, EventType.enabled,
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [EventType.key, EventType.title]
     column_filters: ClassVar[list[Any]] = [
@@ -65,12 +65,18 @@ class EventTypeAdmin(HeraldView, model=EventType):
         "key": {"description": "<source>.<type>, e.g. tenders.tender.requirement_added"},
         "critical": {"description": "critical events are never held for a digest"},
         "default_channels": {"description": 'JSON list, e.g. ["email", "browser"]'},
+        "tenant": {"description": "empty: every tenant; a tenant's key: its own version"},
     }
 
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
     ) -> None:
         key, source = data.get("key") or model.key, data.get("source") or ""
+        async with self.ctx.sessions()() as session:
+            data["tenant"] = tenant = await tenant_field(session, data.get("tenant"))
+            twin = await twin_of(session, EventType, tenant, model.id, key=key)
+        if twin is not None:
+            raise ValueError(f"event type #{twin} is already {key} {scope_label(tenant)}")
         if not source or not str(key).startswith(f"{source}."):
             raise ValueError(f"key must be '<source>.<type>' and start with '{source}.'")
         available = self.ctx.available_channels()

@@ -7,6 +7,7 @@ processor renders with (libs/common/template_context.py), for a sample recipient
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Event, EventStatus, EventType
+from libs.common.db.models import Event, EventStatus
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.envelope import EventEnvelope, validate_body
 from libs.common.template_context import event_context, message_context, recipient_context
 from libs.common.templates import Rendered, TemplateRenderError, render_string, validate_template
+from services.ingest.admin.resolution import event_type_row
 
 DEFAULT_KEY = "*"
 DIGEST_KEY = "herald.digest"
@@ -81,21 +83,27 @@ def digest_context(locale: str) -> dict[str, Any]:
     }
 
 
-async def _split_key(session: AsyncSession, key: str) -> tuple[str, str]:
+async def _split_key(session: AsyncSession, key: str, tenant: str | None) -> tuple[str, str]:
     """'<source>.<type>' → (source, type), using the event type's own source when known."""
-    et = await session.get(EventType, key)
+    et = await event_type_row(session, tenant, key)
     if et is not None and key.startswith(et.source + "."):
         return et.source, key[len(et.source) + 1 :]
     source, _, type_ = key.partition(".")
     return source, type_ or key
 
 
-async def sample_for(session: AsyncSession, event_type: str, locale: str) -> Sample:
+async def sample_for(
+    session: AsyncSession, event_type: str, locale: str, tenants: Collection[str] | None = None
+) -> Sample:
+    """``tenants``: sample only their events (a tenant's template, a tenant-bound admin)."""
     if event_type == DIGEST_KEY:
         return Sample(digest_context(locale), "a sample two-item digest")
     stmt = select(Event).where(Event.status != EventStatus.REJECTED.value)
+    if tenants is not None:
+        stmt = stmt.where(Event.tenant.in_(list(tenants)))
+    tenant = next(iter(tenants), None) if tenants is not None and len(tenants) == 1 else None
     if event_type != DEFAULT_KEY:
-        source, type_ = await _split_key(session, event_type)
+        source, type_ = await _split_key(session, event_type, tenant)
         stmt = stmt.where(Event.source == source, Event.type == type_)
     for latest in await session.scalars(stmt.order_by(Event.received_at.desc()).limit(1)):
         try:
@@ -104,7 +112,7 @@ async def sample_for(session: AsyncSession, event_type: str, locale: str) -> Sam
             break  # stored before a schema change: fall back to the synthetic sample
         return Sample(preview_context(latest.id, env, locale), f"the latest event {latest.id}")
     source, type_ = (
-        await _split_key(session, event_type)
+        await _split_key(session, event_type, tenant)
         if event_type != DEFAULT_KEY
         else ("tenders", "tender.requirement_added")
     )

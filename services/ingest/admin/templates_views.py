@@ -7,15 +7,24 @@ from typing import Any, ClassVar
 
 from sqladmin import expose
 from sqladmin.filters import AllUniqueStringValuesFilter
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from wtforms import SelectField, TextAreaField  # type: ignore[import-untyped]
 
 from libs.common.channels import registry
-from libs.common.db.models import EventType, Template
+from libs.common.db.models import Template
 from libs.common.templates import TemplateRenderError
+from libs.common.tenants import DEFAULT_TENANT
 from services.ingest.admin.base import HeraldView
 from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check, sample_for
+from services.ingest.admin.resolution import (
+    event_type_row,
+    resolve_template,
+    scope_label,
+    tenant_field,
+    twin_of,
+)
 
 TEMPLATE_CHANNELS = ["inbox", *registry().names]
 MAX_TEMPLATE_CHARS = 100_000  # a template is a page of text, not a payload
@@ -29,7 +38,7 @@ class TemplateAdmin(HeraldView, model=Template):
     name, name_plural, icon = "Template", "Templates", "fa-solid fa-file-lines"
     category = "Configuration"
     column_list: ClassVar[list[Any]] = [
-        Template.id, Template.event_type, Template.channel, Template.locale,
+        Template.id, Template.tenant, Template.event_type, Template.channel, Template.locale,
         Template.subject, Template.version, Template.updated_at,
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [Template.event_type, Template.subject]
@@ -39,7 +48,7 @@ class TemplateAdmin(HeraldView, model=Template):
         AllUniqueStringValuesFilter(Template.locale),
     ]
     form_columns: ClassVar[list[Any]] = [
-        Template.event_type, Template.channel, Template.locale,
+        Template.tenant, Template.event_type, Template.channel, Template.locale,
         Template.subject, Template.body, Template.body_html,
     ]  # fmt: skip
     form_overrides: ClassVar[dict[str, Any]] = {
@@ -55,6 +64,7 @@ class TemplateAdmin(HeraldView, model=Template):
             f'"{DIGEST_KEY}" for digests'
         },
         "body_html": {"description": "optional (e-mail): autoescaped HTML"},
+        "tenant": {"description": "empty: every tenant; a tenant's key: its own version"},
     }
     form_widget_args: ClassVar[dict[str, dict[str, Any]]] = {
         "subject": {"rows": 2},
@@ -65,11 +75,11 @@ class TemplateAdmin(HeraldView, model=Template):
     create_template = "herald_admin/template_create.html"
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
-        await self._refuse_broken(data)
+        await self._refuse_broken(data, None)
         return await super().insert_model(request, data)
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
-        await self._refuse_broken(data)
+        await self._refuse_broken(data, pk)
         return await super().update_model(request, pk, data)
 
     async def on_model_change(
@@ -80,7 +90,7 @@ class TemplateAdmin(HeraldView, model=Template):
         if not is_created:
             data["version"] = (model.version or 0) + 1
 
-    async def _refuse_broken(self, data: dict[str, Any]) -> None:
+    async def _refuse_broken(self, data: dict[str, Any], pk: str | None) -> None:
         key = str(data.get("event_type") or "").strip()
         data["event_type"] = key
         sources = [str(data.get(f) or "") for f in ("subject", "body", "body_html")]
@@ -89,9 +99,14 @@ class TemplateAdmin(HeraldView, model=Template):
         if not sources[1].strip():
             raise TemplateRefused("Not saved: the body is empty")
         async with self.ctx.sessions()() as session:
-            if key not in (DEFAULT_KEY, DIGEST_KEY) and await session.get(EventType, key) is None:
+            data["tenant"] = tenant = await _tenant(session, data.get("tenant"))
+            if key not in (DEFAULT_KEY, DIGEST_KEY) and not await event_type_row(
+                session, tenant, key
+            ):
                 raise TemplateRefused(f"Not saved: no event type {key!r} (create it first)")
-            sample = await sample_for(session, key, str(data.get("locale") or "ru"))
+            await _refuse_twin(session, data, pk)
+            locale = str(data.get("locale") or "ru")
+            sample = await sample_for(session, key, locale, [tenant] if tenant else None)
         try:
             check(sources[0], sources[1], sources[2] or None, sample.context)
         except TemplateRenderError as exc:
@@ -100,15 +115,31 @@ class TemplateAdmin(HeraldView, model=Template):
     @expose("/preview", methods=["POST"])
     async def preview(self, request: Request) -> Response:
         form = await request.form()
-        fields = {f: str(form.get(f) or "") for f in ("event_type", "locale", "subject", "body")}
+        names = ("event_type", "locale", "subject", "body", "channel", "tenant", "for_tenant")
+        fields = {f: str(form.get(f) or "") for f in names}
         html = str(form.get("body_html") or "") or None
+        key = fields["event_type"].strip() or DEFAULT_KEY
+        tenant = fields["tenant"].strip() or None
         async with self.ctx.sessions()() as session:
-            sample = await sample_for(session, fields["event_type"].strip() or DEFAULT_KEY,
-                                      fields["locale"] or "ru")  # fmt: skip
+            sample = await sample_for(
+                session, key, fields["locale"] or "ru", [tenant] if tenant else None
+            )
+            # which row an event of this tenant would use now (saved rows, not this draft)
+            for_tenant = fields["for_tenant"].strip() or tenant or DEFAULT_TENANT
+            used = await resolve_template(
+                session, for_tenant, key, fields["channel"], fields["locale"] or None
+            )
         try:
             out = check(fields["subject"], fields["body"], html, sample.context)
         except TemplateRenderError as exc:
-            return JSONResponse({"ok": False, "error": str(exc), "sample": sample.description})
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "error": str(exc),
+                    "sample": sample.description,
+                    "used": used.as_json(),
+                }
+            )
         return JSONResponse(
             {
                 "ok": True,
@@ -116,5 +147,22 @@ class TemplateAdmin(HeraldView, model=Template):
                 "body": out.body,
                 "body_html": out.body_html,
                 "sample": sample.description,
+                "used": used.as_json(),
             }
         )
+
+
+async def _tenant(session: AsyncSession, value: Any) -> str | None:
+    try:
+        return await tenant_field(session, value)
+    except ValueError as exc:
+        raise TemplateRefused(f"Not saved: {exc}") from exc
+
+
+async def _refuse_twin(session: AsyncSession, data: dict[str, Any], pk: str | None) -> None:
+    """One template per (tenant or every tenant, event type, channel, locale)."""
+    key = {f: data.get(f) for f in ("event_type", "channel", "locale")}
+    twin = await twin_of(session, Template, data.get("tenant"), pk, **key)
+    if twin is not None:
+        where = scope_label(data.get("tenant"))
+        raise TemplateRefused(f"Not saved: template #{twin} is already the one {where} here")

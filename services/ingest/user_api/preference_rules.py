@@ -1,8 +1,10 @@
 """Channel preferences: the effective mode per module × channel, and what may be changed.
 
 Resolution (the processor applies the same order): the user's row for (module, channel), else
-their row for ("*", channel), else the module's default — ``instant`` when any enabled event type
-of the module lists the channel in ``default_channels``, otherwise ``off``. Critical event types
+their row for ("*", channel), else the module's default — when any enabled event type of the
+module (the tenant's own rows over the global ones) lists the channel in ``default_channels``,
+the tenant's default mode for the module or "*" (``tenants.settings``), else ``instant``;
+otherwise ``off``. Critical event types
 always go out instantly whatever the setting; ``off`` is therefore refused (422) for a channel
 that a critical type of the module uses, so the screen never claims something it won't honour.
 ``digest`` is refused (422, ``no_digest``) for a channel that has none: the browser.
@@ -14,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +26,7 @@ from libs.common.channel_rules import digest_refusal
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import ChannelPreference, EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
+from libs.common.tenants import settings_of
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import (
     ALL_SOURCES,
@@ -34,6 +37,8 @@ from services.ingest.user_api.schemas import (
     PreferenceChange,
     PreferencesView,
 )
+
+Modes = dict[tuple[str, str], str]  # (module or "*", channel) -> mode
 
 
 @dataclass
@@ -49,9 +54,18 @@ class Module:
         return sorted(k for k, chans in self.critical.items() if channel in chans)
 
 
-async def load_modules(session: AsyncSession) -> dict[str, Module]:
+async def load_modules(session: AsyncSession, tenant: str) -> dict[str, Module]:
+    """The modules as the tenant's events see them: its own event type rows over the global
+    ones (DESIGN §15), enabled ones only."""
+    rows = await session.scalars(
+        select(EventType).where(or_(EventType.tenant.is_(None), EventType.tenant == tenant))
+    )
+    chosen: dict[str, EventType] = {}
+    for et in rows:
+        if et.tenant is not None or et.key not in chosen:
+            chosen[et.key] = et
     modules: dict[str, Module] = defaultdict(Module)
-    for et in await session.scalars(select(EventType).where(EventType.enabled.is_(True))):
+    for et in (row for row in chosen.values() if row.enabled):
         mod = modules[et.source]
         mod.has_types = True
         mod.default_channels.update(et.default_channels)
@@ -89,21 +103,33 @@ async def load_rows(session: AsyncSession, user: Principal) -> dict[tuple[str, s
     return {(r.source, r.channel): r.mode for r in rows}
 
 
-def _setting(source: str, channel: str, mod: Module, rows: dict[tuple[str, str], str]) -> Mode:
+async def tenant_modes(session: AsyncSession, tenant: str) -> Modes:
+    """The tenant's default mode per (module or "*", channel): tenants.settings.default_modes."""
+    modes = (await settings_of(session, [tenant]))[tenant].default_modes
+    return {(m, ch): how for m, chans in modes.items() for ch, how in chans.items()}
+
+
+def _setting(source: str, channel: str, mod: Module, rows: Modes, defaults: Modes) -> Mode:
     explicit = rows.get((source, channel)) or rows.get((ALL_SOURCES, channel))
     if explicit is not None:
         return Mode(explicit)
-    return Mode.INSTANT if channel in mod.default_channels else Mode.OFF
+    if channel not in mod.default_channels:
+        return Mode.OFF
+    return Mode(
+        defaults.get((source, channel)) or defaults.get((ALL_SOURCES, channel)) or "instant"
+    )
 
 
-def build_view(modules: dict[str, Module], rows: dict[tuple[str, str], str]) -> PreferencesView:
+def build_view(
+    modules: dict[str, Module], rows: Modes, defaults: Modes | None = None
+) -> PreferencesView:
     sources = [ALL_SOURCES, *sorted(set(modules) | {s for s, _ in rows} - {ALL_SOURCES})]
     out = []
     for source in sources:
         mod = module_for(source, modules)
         channels = {
             ch: ChannelSetting(
-                mode=_setting(source, ch, mod, rows),
+                mode=_setting(source, ch, mod, rows, defaults or {}),
                 is_default=(source, ch) not in rows,
                 can_turn_off=not mod.critical_on(ch),
                 can_digest=digest_refusal(ch) is None,

@@ -18,9 +18,10 @@ router = APIRouter(
 @router.get("", summary="Effective channel modes per module, with what can be changed")
 async def get_preferences(request: Request, user: CurrentUser) -> PreferencesView:
     async with tx(request) as session:
-        modules = await rules.load_modules(session)
+        modules = await rules.load_modules(session, user.tenant)
         rows = await rules.load_rows(session, user)
-    return rules.build_view(modules, rows)
+        defaults = await rules.tenant_modes(session, user.tenant)
+    return rules.build_view(modules, rows, defaults)
 
 
 @router.put(
@@ -34,9 +35,10 @@ async def put_preferences(
     request: Request, user: CurrentUser, body: PreferencesUpdate
 ) -> PreferencesView:
     async with tx(request) as session:
-        modules = await rules.load_modules(session)
+        modules = await rules.load_modules(session, user.tenant)
         for index, change in enumerate(body.changes):
             rules.check_change(index, change, modules)
         await rules.apply_changes(session, user, body.changes)
         rows = await rules.load_rows(session, user)
-    return rules.build_view(modules, rows)
+        defaults = await rules.tenant_modes(session, user.tenant)
+    return rules.build_view(modules, rows, defaults)

@@ -1,8 +1,9 @@
 """Waiting items nobody would ever send: give them a schedule, or release them. Flush only.
 
 * DIGEST items of a (user, channel) without any schedule — the user chose "digest" for a
-  module but never picked a time: a default schedule is created (every day at 09:00 in the
-  user's time zone from the directory), and the next digest takes them.
+  module but never picked a time: a default schedule is created (the tenant's digest defaults,
+  else HERALD_DIGEST_DEFAULT_*: every day at 09:00 in the user's time zone from the
+  directory), and the next digest takes them.
 * DIGEST items of a schedule with no next run — switched off (after its final digest) or
   without days: they are released as PENDING and sent one by one. Switching the digest off
   means "stop batching", never "drop". A ``low`` item is the exception: it never interrupts
@@ -23,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.channel_rules import NO_DIGEST
 from libs.common.db.engine import dialect_name, supports_skip_locked
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
-from libs.common.digest_schedule import ScheduleError, next_run_after, parse_zone
+from libs.common.digest_schedule import DigestDefaults, ScheduleError, next_run_after, parse_zone
 from libs.common.schemas.envelope import Priority
+from libs.common.tenants import settings_of
 from services.sender.digests.collect import Key
 from services.sender.digests.settings import DigestSettings
 
@@ -71,7 +73,10 @@ async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSett
     if not keys:
         return 0
     zones = await _zones(session, keys)
-    values = [_default_row(k, zones.get((k[0], k[1])), now, s) for k in keys]
+    tenants = await settings_of(session, {k[0] for k in keys})  # each tenant's digest defaults
+    values = [
+        _default_row(k, zones.get((k[0], k[1])), now, tenants[k[0]].digest.over(s)) for k in keys
+    ]
     insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     await session.execute(insert(DigestSchedule).on_conflict_do_nothing(), values)
     return len(keys)
@@ -86,7 +91,7 @@ async def _zones(session: AsyncSession, keys: list[Key]) -> dict[tuple[str, str]
     return {(t, u): z for t, u, z in found}
 
 
-def _default_row(key: Key, zone: str | None, now: datetime, s: DigestSettings) -> dict[str, object]:
+def _default_row(key: Key, zone: str | None, now: datetime, s: DigestDefaults) -> dict[str, object]:
     timezone = zone or s.digest_default_timezone
     try:
         parse_zone(timezone)

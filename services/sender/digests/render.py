@@ -17,12 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Recipient, Template
 from libs.common.digest_schedule import ScheduleError, parse_zone
+from libs.common.email_layout import Layout, layout_for, load_layouts
+from libs.common.overrides import Scope
 from libs.common.seed import DIGEST_EVENT_TYPE, DIGEST_TEMPLATES
 from libs.common.templates import Rendered, TemplateRenderError, render
 from services.sender.digests.collect import Entry, Key, group, template_modules
 
 FALLBACK_LOCALES = ("ru", "en")
-FALLBACK_CHANNEL = "email"  # a channel with no digest template of its own gets e-mail's text
+EMAIL = "email"  # the channel laid out in the tenant's e-mail layout
+FALLBACK_CHANNEL = EMAIL  # a channel with no digest template of its own gets e-mail's text
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 
 log = logging.getLogger("herald.digests")
@@ -31,17 +34,36 @@ Source = tuple[str, str, str | None]  # subject, body, body_html
 
 
 class DigestTemplates:
-    """The digest templates and the recipients' locales needed for one batch."""
+    """The digest templates and the recipients' locales needed for one batch; a tenant's own
+    template beats the global one, and e-mails are wrapped in the tenant's layout (DESIGN §15)."""
 
-    def __init__(self, rows: dict[tuple[str, str], Source], locales: dict[Key, str]) -> None:
+    def __init__(
+        self,
+        rows: dict[tuple[Scope, str, str], Source],
+        locales: dict[Key, str],
+        layouts: dict[Scope, Layout] | None = None,
+    ) -> None:
         self._rows, self._locales = rows, locales
+        self._layouts = layouts or {}
+        self._scoped: dict[str, dict[tuple[str, str], Source]] = {}
+
+    def _rows_of(self, tenant: str) -> dict[tuple[str, str], Source]:
+        """(channel, locale) → the tenant's template, else the global one."""
+        found = self._scoped.get(tenant)
+        if found is None:
+            mine = sorted(self._rows.items(), key=lambda item: item[0][0] is not None)
+            found = {(c, loc): v for (t, c, loc), v in mine if t in (None, tenant)}
+            self._scoped[tenant] = found
+        return found
 
     @classmethod
     async def load(cls, session: AsyncSession, keys: Sequence[Key]) -> DigestTemplates:
         templates = await session.scalars(
             select(Template).where(Template.event_type == DIGEST_EVENT_TYPE)
         )
-        rows = {(t.channel, t.locale): (t.subject, t.body, t.body_html) for t in templates}
+        rows = {
+            (t.tenant, t.channel, t.locale): (t.subject, t.body, t.body_html) for t in templates
+        }
         users = {(k[0], k[1]) for k in keys}
         found = await session.execute(
             select(Recipient.tenant, Recipient.user_id, Recipient.locale).where(
@@ -50,17 +72,19 @@ class DigestTemplates:
         )
         by_user = {(t, u): loc for t, u, loc in found if (t, u) in users}
         locales = {k: by_user.get((k[0], k[1]), FALLBACK_LOCALES[0]) for k in keys}
-        return cls(rows, locales)
+        return cls(rows, locales, await load_layouts(session))
 
     def render(self, key: Key, context: dict[str, Any]) -> Rendered:
         locale = self._locales.get(key, FALLBACK_LOCALES[0])
         context["recipient"] = {"user_id": key[1], "locale": locale}
-        chosen = _pick(self._rows, key[2], locale) or _pick(_DEFAULTS, key[2], locale)
+        chosen = _pick(self._rows_of(key[0]), key[2], locale) or _pick(_DEFAULTS, key[2], locale)
         try:
-            return _render(chosen, context)
+            rendered = _render(chosen, context)
         except TemplateRenderError as exc:
             log.error("digest template (%s, %s) failed, using the default: %s", key[2], locale, exc)
-            return _render(_pick(_DEFAULTS, key[2], locale), context)
+            rendered = _render(_pick(_DEFAULTS, key[2], locale), context)
+        layout = layout_for(self._layouts, key[0]) if key[2] == EMAIL else None
+        return layout.apply(rendered) if layout is not None else rendered
 
 
 _DEFAULTS: dict[tuple[str, str], Source] = {(k[1], k[2]): v for k, v in DIGEST_TEMPLATES.items()}

@@ -28,6 +28,7 @@ class OutgoingMessage:
     body: str
     body_html: str | None = None
     notification_id: int | None = None  # None for a digest
+    sender_name: str | None = None  # e-mail: the tenant's From name (its e-mail layout)
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,11 @@ def wire_address(header_value: str, utf8: bool) -> str:
     return address if utf8 else str(plain)
 
 
-def _address(header_value: str, utf8: bool) -> Address:
+def _address(header_value: str, utf8: bool, name: str | None = None) -> Address:
+    """``name``: the display name instead of the one in ``header_value`` (a tenant's)."""
     if any(c in header_value for c in "\r\n"):
         raise ValueError("CR or LF in an address")
-    name = parseaddr(header_value)[0]
+    name = _one_line(name) if name else parseaddr(header_value)[0]
     local, _, domain = wire_address(header_value, utf8).rpartition("@")
     # parts, not addr_spec: the parser calls a UTF-8 local part a defect even under SMTPUTF8
     return Address(display_name=name, username=local, domain=domain)
@@ -86,7 +87,7 @@ def build_email(msg: OutgoingMessage, sender: str, to: str, *, utf8: bool | None
     if utf8 is None:
         utf8 = needs_smtputf8(sender, to)
     head = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
-    head["From"] = _address(sender, utf8)
+    head["From"] = _address(sender, utf8, msg.sender_name)
     head["To"] = _address(to, utf8)
     head["Subject"] = _one_line(msg.subject)
     head["Date"] = formatdate(usegmt=True)

@@ -12,6 +12,8 @@
 
   function show(result) {
     byId("preview-sample").textContent = result.sample ? "rendered against " + result.sample : "";
+    // which saved row an event of the tenant to check would use (tenant overrides)
+    byId("preview-used").textContent = result.used ? result.used.description : "";
     var error = byId("preview-error");
     if (!result.ok) {
       error.textContent = result.error;
@@ -35,10 +37,12 @@
   function refresh() {
     var mine = ++seq;
     var data = new FormData();
-    ["event_type", "channel", "locale", "subject", "body", "body_html"].forEach(function (name) {
-      var field = form.elements[name];
-      data.append(name, field ? field.value : "");
-    });
+    ["tenant", "event_type", "channel", "locale", "subject", "body", "body_html"].forEach(
+      function (name) {
+        var field = form.elements[name];
+        data.append(name, field ? field.value : "");
+      });
+    data.append("for_tenant", byId("preview-for-tenant").value);
     fetch(panel.dataset.url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) {
         if (!r.ok) { throw new Error("preview failed: HTTP " + r.status); }
@@ -53,5 +57,9 @@
     timer = setTimeout(refresh, DEBOUNCE_MS);
   });
   form.addEventListener("change", refresh);
+  byId("preview-for-tenant").addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, DEBOUNCE_MS);
+  });
   refresh();
 })();
