@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,15 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.db.models import DeliveryStatus, utcnow
 from libs.common.directory import RecipientFields, upsert_recipient
 from libs.common.errors import PermanentError
-from libs.common.filter_match import Subject, people_needed
+from libs.common.filter_match import people_needed
+from libs.common.filter_subject import Subject, zone_named
 from libs.common.filters import Person
 from libs.common.schemas.envelope import EventEnvelope, Priority
 from services.processor.catalog import Catalog, Snapshot, TypeInfo
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.claim import claim_events, mark_processed
-from services.processor.directory import Directory, Key
-from services.processor.matching import Candidate, MatchKey, candidates
+from services.processor.directory import Directory, Entry, Key
+from services.processor.matching import (
+    Candidate,
+    MatchKey,
+    candidates,
+    first_pass,
+    second_pass,
+)
 from services.processor.pipeline import (
     EventPlanner,
     Loaded,
@@ -110,15 +117,17 @@ async def _plan(
         wanted |= {(e.env.tenant, u) for u in users}
     people = _by_tenant(await directory.lookup(session, wanted))
     persons = {t: {u: entry.person for u, entry in m.items()} for t, m in people.items()}
+    passed = {e.id: _first_pass(e, cands, persons, subjects[e.id]) for e in events}
+    maybe = {(e.env.tenant, c.user_id) for e in events for c in passed[e.id]}
+    more = {(t, u) for t, u in maybe if u not in people.get(t, {})}
+    if more:  # subscribers not met yet: their addresses, locale and time zone
+        for (t, u), entry in (await directory.lookup(session, more)).items():
+            people.setdefault(t, {})[u] = entry
     claims = {
-        e.id: direct[e.id] + _subs(e, cands[_match_key(e.env)], persons, subjects[e.id], snapshot)
+        e.id: direct[e.id] + _subs(e, passed[e.id], people, subjects[e.id], snapshot)
         for e in events
     }
     keys = {(e.env.tenant, c.user_id) for e in events for c in claims[e.id]}
-    more = {(t, u) for t, u in keys if u not in people.get(t, {})}
-    if more:  # subscribers not met yet: their addresses and locale
-        for (t, u), entry in (await directory.lookup(session, more)).items():
-            people.setdefault(t, {})[u] = entry
     prefs = _by_tenant(await preferences(session, keys))
     low = any(e.env.priority is Priority.LOW for e in events)  # only low asks for schedules
     digests = _by_tenant(await digest_channels(session, keys)) if low else {}
@@ -138,20 +147,38 @@ async def _plan(
 
 
 def _etype(snapshot: Snapshot, e: Loaded) -> TypeInfo:
-    return snapshot.event_type(e.env.tenant, e.env.source, e.env.type)
+    return snapshot.event_type(e.env.source, e.env.type)
+
+
+def _first_pass(
+    e: Loaded,
+    cands: dict[MatchKey, list[Candidate]],
+    persons: dict[str, dict[str, Person]],
+    subject: Subject,
+) -> list[Candidate]:
+    """Subscriptions whose conditions hold as far as they can be told without the
+    subscriber's time zone (only these subscribers' zones are looked up)."""
+    subject.people = persons.get(e.env.tenant, {})
+    return first_pass(cands[_match_key(e.env)], e.env.type, subject)
 
 
 def _subs(
     e: Loaded,
-    cands: list[Candidate],
-    persons: dict[str, dict[str, Person]],
+    passed: list[Candidate],
+    people: dict[str, dict[str, Entry]],
     subject: Subject,
     snapshot: Snapshot,
 ) -> list[Claim]:
-    if not cands:
+    """The subscriptions that hold in their subscriber's zone too."""
+    if not passed:
         return []
-    subject.people = persons.get(e.env.tenant, {})
-    return subscription_claims(e.env, _etype(snapshot, e), cands, subject)
+    known = people.get(e.env.tenant, {})
+    matched = second_pass(passed, subject, lambda user: _zone(known.get(user)))
+    return subscription_claims(e.env, _etype(snapshot, e), matched)
+
+
+def _zone(entry: Entry | None) -> tzinfo:
+    return zone_named(entry.timezone if entry else None)
 
 
 V = TypeVar("V")

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from cachetools import TTLCache
@@ -14,7 +14,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Subscription
-from libs.common.filter_match import CompiledFilter, Subject, compile_filter
+from libs.common.filter_match import CompiledFilter, compile_filter
+from libs.common.filter_subject import Subject
 from libs.common.filters import FilterError
 from services.processor import pgsql
 
@@ -135,13 +136,36 @@ async def candidates(
     return out
 
 
-def _holds(cand: Candidate, subject: Subject) -> bool:
-    try:
-        return cand.filter.holds(subject)
-    except (TypeError, ValueError, IndexError, AttributeError) as exc:  # a hand-edited row
-        log.warning("subscription %s skipped: its filter cannot be evaluated: %r", cand.id, exc)
-        return False
+def _skipped(cand: Candidate, exc: Exception) -> None:
+    log.warning("subscription %s skipped: its filter cannot be evaluated: %r", cand.id, exc)
 
 
-def matching(cands: Iterable[Candidate], event_type: str, subject: Subject) -> list[Candidate]:
-    return [c for c in cands if c.follows(event_type) and _holds(c, subject)]
+# a row edited by hand may still hold values its op cannot evaluate
+BROKEN = (TypeError, ValueError, IndexError, AttributeError)
+
+
+def first_pass(cands: Iterable[Candidate], event_type: str, subject: Subject) -> list[Candidate]:
+    """The candidates that follow the event's type and whose conditions that do not depend on
+    the subscriber's time zone hold."""
+    out = []
+    for c in cands:
+        try:
+            if c.follows(event_type) and c.filter.holds_anywhere(subject):
+                out.append(c)
+        except BROKEN as exc:
+            _skipped(c, exc)
+    return out
+
+
+def second_pass(
+    passed: Iterable[Candidate], subject: Subject, zone_of: Callable[[str], tzinfo]
+) -> list[Candidate]:
+    """Of the first pass, those whose date conditions hold in their subscriber's zone."""
+    out = []
+    for c in passed:
+        try:
+            if not c.filter.needs_zone or c.filter.holds_in(subject, zone_of(c.user_id)):
+                out.append(c)
+        except BROKEN as exc:
+            _skipped(c, exc)
+    return out

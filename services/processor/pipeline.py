@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from libs.common.db.models import DeliveryStatus
-from libs.common.filter_match import Subject
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templates import Rendered
 from services.processor.catalog import Snapshot, TypeInfo
 from services.processor.channels import Claim, Planned, Prefs, Terms, plan_person
 from services.processor.directory import Entry
-from services.processor.matching import Candidate, matching
+from services.processor.matching import Candidate
 from services.processor.render import EventRenderer
 
 DIRECTORY_SOURCE = "directory"
@@ -54,14 +53,13 @@ def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
 
 
 def subscription_claims(
-    env: EventEnvelope, etype: TypeInfo, cands: list[Candidate], subject: Subject
+    env: EventEnvelope, etype: TypeInfo, matched: list[Candidate]
 ) -> list[Claim]:
-    """Subscribers who follow the event's type and whose filter holds on ``subject`` (its
-    people enriched with their roles and companies)."""
+    """The subscribers of the matching subscriptions (``matching.py``), in id order."""
     actor = env.actor.id if env.actor else None
     return [
         Claim(c.user_id, f"subscription:{c.id}", c.channels)
-        for c in matching(cands, env.type, subject)
+        for c in matched
         if c.user_id != actor or etype.notify_actor
     ]
 
@@ -87,18 +85,15 @@ class EventPlanner:
         digests: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.event = event
-        self._etype = snapshot.event_type(event.env.tenant, event.env.source, event.env.type)
+        self._etype = snapshot.event_type(event.env.source, event.env.type)
         self._renderer = EventRenderer(snapshot, self._etype, event.id, event.env)
         self._people, self._prefs, self._digests = people, prefs, digests or {}
         self._available = snapshot.available
-        self._defaults = snapshot.default_modes(event.env.tenant)  # what users did not set
 
     def _terms(self, user_id: str) -> Terms:
         env = self.event.env
         prefs, digests = self._prefs.get(user_id, {}), self._digests.get(user_id, frozenset())
-        return Terms(
-            env.source, self._etype, env.priority, prefs, digests, self._available, self._defaults
-        )
+        return Terms(env.source, self._etype, env.priority, prefs, digests, self._available)
 
     def person(self, user_id: str, claims: list[Claim]) -> PersonPlan:
         person = self._people.get(user_id)

@@ -11,7 +11,7 @@ entity id, project, time), never the payload or the attributes. Rate-limited per
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.access import Verdict, judge, question
 from libs.common.auth import Principal
 from libs.common.db.models import Event, EventStatus, Recipient, utcnow
-from libs.common.filter_match import CompiledFilter, Subject, compile_conditions
+from libs.common.filter_match import CompiledFilter, compile_conditions
+from libs.common.filter_subject import Subject, zone_named
 from libs.common.filters import Person
 from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.envelope import EventEnvelope
@@ -71,6 +72,16 @@ async def _people(
     }
 
 
+async def _zone(session: AsyncSession, user: Principal) -> tzinfo:
+    """The caller's zone (the subscriber-to-be's): the date operators read "today" there."""
+    name = await session.scalar(
+        select(Recipient.timezone).where(
+            Recipient.tenant == user.tenant, Recipient.user_id == user.user_id
+        )
+    )
+    return zone_named(name)
+
+
 async def _readable(mediator: MediatorClient, user: Principal, events: list[Event]) -> list[Event]:
     """The events about objects the user may read (one mediator batch, one question each)."""
     questions: dict[str, PermissionItem | None] = {}
@@ -92,10 +103,11 @@ async def preview(
     events = await _readable(mediator, user, await _recent(session, user, req))
     subjects = [(e, s) for e in events if (s := _subject(e)) is not None]
     people = await _people(session, user.tenant, compiled, [s for _, s in subjects])
+    zone = await _zone(session, user)
     hits = []
     for event, subject in subjects:
         subject.people = people
-        if compiled.holds(subject):
+        if compiled.holds(subject, zone):
             hits.append(event)
     shown = [
         PreviewMatch(

@@ -49,3 +49,30 @@ async def test_the_preview_scans_only_the_types_asked_for(
     assert resp.status_code == 200, resp.text
     assert sorted(e["type"] for e in resp.json()["events"]) == ["tender.closed", "tender.created"]
     assert every.json()["matched"] == 3
+
+
+async def test_the_preview_reads_dates_in_the_callers_zone(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Like the processor does for a subscriber: alice is in New York, bob in Moscow."""
+    await add(sessions, person("alice", timezone="America/New_York"))
+    await add(sessions, person("bob", timezone="Europe/Moscow"))
+    late = event(
+        occurred_at="2026-11-26T22:30:00Z",
+        entity={"type": "tender", "id": "T-9", "attributes": {"deadline": "2026-11-26"}},
+    )
+    await store(sessions, late)
+    overdue = _preview([{"field": "deadline", "op": "overdue"}])
+    due_today = _preview([{"field": "deadline", "op": "due_within_days", "value": 0}])
+    answers = {}
+    async with user_api(database_url) as http:
+        for who in ("alice", "bob"):
+            for name, body in (("overdue", overdue), ("due today", due_today)):
+                resp = await http.post("/v1/subscriptions/preview", json=body, headers=auth(who))
+                answers[(who, name)] = resp.json()["matched"]
+    assert answers == {
+        ("alice", "overdue"): 0,
+        ("alice", "due today"): 1,
+        ("bob", "overdue"): 1,
+        ("bob", "due today"): 0,
+    }

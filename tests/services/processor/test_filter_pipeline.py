@@ -61,3 +61,27 @@ async def test_a_subscription_follows_only_its_event_types(
         ("tender.commented", {"u-all"}),
     ]:
         assert await _notified(sessions, database_url, event(type=kind, recipients={})) == expected
+
+
+LATE_EVENING = "2026-11-26T22:30:00Z"  # 01:30 next day in Moscow, 17:30 in New York
+DUE_TODAY = {"type": "tender", "id": "T-9", "attributes": {"deadline": "2026-11-26"}}
+
+
+async def test_dates_are_read_in_the_subscribers_zone(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """The same deadline is overdue in Moscow and due today in New York."""
+    overdue = [{"field": "deadline", "op": "overdue", "value": True}]
+    due_today = [{"field": "deadline", "op": "due_within_days", "value": 0}]
+    zones = {"msk": "Europe/Moscow", "ny": "America/New_York"}
+    await add(sessions, *(person(f"u-{z}-{k}", timezone=tz) for z, tz in zones.items()
+                          for k in ("overdue", "due")))  # fmt: skip
+    await add(
+        sessions,
+        *(sub(f"u-{z}-overdue", overdue) for z in zones),
+        *(sub(f"u-{z}-due", due_today) for z in zones),
+        sub("u-unknown", overdue),  # not in the directory: the default zone (Moscow)
+    )
+    body = event(occurred_at=LATE_EVENING, entity=DUE_TODAY, recipients={})
+    got = await _notified(sessions, database_url, body)
+    assert got == {"u-msk-overdue", "u-ny-due", "u-unknown"}
