@@ -31,9 +31,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backends = {
-            name: ModuleBackend(name, config, trace_configs)
-            for name, config in settings.modules().modules.items()
+        backends = {  # per module, and per tenant where a tenant has its own (DESIGN §15)
+            (name, tenant): ModuleBackend(name, config, trace_configs)
+            for (name, tenant), config in settings.modules().backends().items()
         }
         if not backends:
             log.warning("no module backends configured (HERALD_ACL_MODULES_FILE): all denied")

@@ -19,8 +19,15 @@ log = logging.getLogger(__name__)
 Lookup = asyncio.Future[dict[Key, Verdict]]
 
 
+Backends = Mapping[tuple[str, str | None], ModuleBackend]  # (module, tenant or None)
+
+
 class Checker:
-    def __init__(self, cache: PermissionCache, backends: Mapping[str, ModuleBackend]) -> None:
+    """``backends``: a module's own (module, None) and a tenant's own (module, tenant), which
+    its items go to instead (DESIGN §15). Cache keys and lookups in flight carry the tenant,
+    so one tenant's answer never serves another."""
+
+    def __init__(self, cache: PermissionCache, backends: Backends) -> None:
         self.cache = cache
         self._backends = backends
         self._inflight: dict[Key, Lookup] = {}
@@ -57,7 +64,7 @@ class Checker:
         coalesced = 0
         for i in missing:
             key = keys[i]
-            if key[MODULE] not in self._backends:
+            if self._backend(key[MODULE], tenant) is None:
                 verdicts[i] = denied(f"unknown module {key[MODULE][:64]!r}")
                 metrics.UNKNOWN_MODULE.inc()
             elif key in self._inflight:
@@ -75,8 +82,12 @@ class Checker:
         for i, lookup in waits.items():
             verdicts[i] = lookup.result()[keys[i]]
 
+    def _backend(self, module: str, tenant: str) -> ModuleBackend | None:
+        return self._backends.get((module, tenant)) or self._backends.get((module, None))
+
     def _start_fetches(self, module: str, tenant: str, keys: list[Key]) -> None:
-        backend = self._backends[module]
+        backend = self._backend(module, tenant)
+        assert backend is not None  # _fill answered the unknown ones
         loop = asyncio.get_running_loop()
         unique = list(dict.fromkeys(keys))
         metrics.FROM_UPSTREAM.inc(len(unique))

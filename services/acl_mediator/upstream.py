@@ -50,6 +50,8 @@ class ModuleBackend:
         config: ModuleConfig,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
+        if config.base_url is None:
+            raise ValueError(f"module {name}: no base_url here (only tenants' own)")
         self.name = name
         self.max_batch = config.max_batch
         self._url = config.base_url + UPSTREAM_CHECK_PATH

@@ -20,7 +20,7 @@ KEYS = {"mediator-test-key-0123456789": CALLER}
     ("text", "problem"),
     [
         ("modules: [1, 2]", "modules: Input should be a valid dictionary"),
-        ("modules:\n  tenders: {}", "modules.tenders.base_url: Field required"),
+        ("modules:\n  tenders: {}", "modules.tenders: Value error, give base_url, or tenants"),
         ("modules:\n  tenders: {base_url: ftp://x}", "must be an http:// or https:// URL"),
         ("modules:\n  tenders: {base_url: 'http://u:p@x'}", "must not carry credentials"),
         ("modules:\n  tenders: {base_url: 'http://x/?to=y'}", "must not carry credentials"),
