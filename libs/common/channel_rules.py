@@ -7,11 +7,14 @@ and the sender has no digest template for it — a digest there would never be d
 
 from __future__ import annotations
 
+from libs.common.channels import registry
+
 BROWSER = "browser"
-NO_DIGEST = frozenset({BROWSER})
+NO_DIGEST = registry().without_digest()  # the registry's ChannelSpec.digests
 # Channels that interrupt a person (a mail, a phone buzzing): a ``low`` event reaches them
-# only when the user chose instant there, otherwise through a digest or the inbox alone.
-INTRUSIVE = frozenset({"email", "telegram", "sms"})
+# only when the user chose instant there, otherwise through a digest or the inbox alone
+# (ChannelSpec.intrusive: e-mail, Telegram, SMS and any plugin that says so).
+INTRUSIVE = registry().intrusive()
 
 
 def digest_refusal(channel: str) -> str | None:
