@@ -12,6 +12,7 @@ from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
 from libs.common.mediator_client import MediatorClient
 from libs.common.resources import Resources
+from libs.common.template_budget import set_render_deadline
 from libs.common.tenants import TenantRegistry
 from services.ingest.admin import mount_admin
 from services.ingest.authorize import amqp_gate
@@ -28,6 +29,8 @@ from services.ingest.user_api.throttle import Throttle
 
 
 def create_app(settings: IngestSettings, *, consume: bool = True) -> FastAPI:
+    set_render_deadline(settings.template_render_deadline_s)  # the admin's template checks
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)

@@ -15,6 +15,7 @@ from libs.common.settings import (
     MediatorClientSettings,
     ServiceKeySettings,
 )
+from libs.common.template_budget import TemplateSettings
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.telegram_api import TelegramLinkSettings
 from services.ingest.user_api.throttle import PreviewLimitSettings
@@ -29,6 +30,7 @@ class IngestSettings(
     AdminSettings,
     MediatorClientSettings,  # the inbox re-checks what it shows (docs/permissions.md)
     PreviewLimitSettings,
+    TemplateSettings,  # the admin's previews and save-time checks
     SmtpUtf8Settings,  # which e-mail addresses the directory accepts
     MetricsSettings,
     ChannelSettings,  # which channels have a provider: the admin refuses the others

@@ -16,6 +16,7 @@ from libs.common.channels import configure
 from libs.common.db.engine import is_sqlite
 from libs.common.health import health_router
 from libs.common.resources import Resources
+from libs.common.template_budget import set_render_deadline
 from services.processor.batch import Deps
 from services.processor.catalog import Catalog
 from services.processor.directory import Directory, HttpDirectory, TableDirectory
@@ -48,6 +49,8 @@ def concurrency(settings: ProcessorSettings) -> int:
 
 
 def create_app(settings: ProcessorSettings) -> FastAPI:
+    set_render_deadline(settings.template_render_deadline_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:

@@ -10,7 +10,7 @@ from typing import Any
 
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.template_context import event_context, message_context, recipient_context
-from libs.common.templates import Rendered, TemplateRenderError, render_string
+from libs.common.templates import Rendered, TemplateRenderError, render_budget, render_string
 from services.processor.catalog import Snapshot, TemplateRow, TypeInfo
 from services.processor.directory import Entry
 
@@ -59,14 +59,15 @@ class EventRenderer:
         ctx = message_context(self._base, view, locale)
         # texts are shared between channels: keyed by the person only if the template reads them
         try:
-            return Rendered(
-                subject=self._text(template.subject, False, who, ctx).strip(),
-                body=self._text(template.body, False, who, ctx),
-                body_html=self._text(template.body_html, True, who, ctx)
-                if template.body_html
-                else None,
-            )
-        except TemplateRenderError as exc:
+            with render_budget():  # one deadline for the template's subject, body and HTML
+                return Rendered(
+                    subject=self._text(template.subject, False, who, ctx).strip(),
+                    body=self._text(template.body, False, who, ctx),
+                    body_html=self._text(template.body_html, True, who, ctx)
+                    if template.body_html
+                    else None,
+                )
+        except TemplateRenderError as exc:  # a deadline missed too: the event fails with why
             raise TemplateRenderError(
                 f"template {template.id} (v{template.version}): {exc}"
             ) from exc

@@ -7,9 +7,12 @@ from pydantic import Field
 from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings
+from libs.common.template_budget import TemplateSettings
 
 
-class ProcessorSettings(DatabaseSettings, BusSettings, MetricsSettings, ChannelSettings):
+class ProcessorSettings(
+    DatabaseSettings, BusSettings, TemplateSettings, MetricsSettings, ChannelSettings
+):
     processor_sweep_interval_s: float = Field(default=2.0, gt=0)
     processor_sweep_age_s: float = Field(
         default=3.0, ge=0, description="events still received after this long are swept"

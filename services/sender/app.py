@@ -14,6 +14,7 @@ from libs.common.bus.topology import SEND_KEY, SEND_QUEUE, WORK_EXCHANGE
 from libs.common.health import health_router
 from libs.common.mediator_client import MediatorClient
 from libs.common.resources import Resources
+from libs.common.template_budget import set_render_deadline
 from services.sender.channels import build_providers, telegram_bot
 from services.sender.digests.scheduler import start as start_digests
 from services.sender.settings import SenderSettings
@@ -25,6 +26,8 @@ STOP_GRACE_S = 10.0  # let the batch in hand finish and its outcomes be written
 
 
 def create_app(settings: SenderSettings) -> FastAPI:
+    set_render_deadline(settings.template_render_deadline_s)  # digest templates
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)

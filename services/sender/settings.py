@@ -9,6 +9,7 @@ from pydantic import Field
 from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
 from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from libs.common.template_budget import TemplateSettings
 from services.sender.breaker import BreakerSettings
 from services.sender.providers.sms_settings import SmsSettings
 from services.sender.visibility import VisibilitySettings
@@ -19,6 +20,7 @@ class SenderSettings(
     BusSettings,
     MediatorClientSettings,
     VisibilitySettings,
+    TemplateSettings,
     MetricsSettings,
     ChannelSettings,  # smtp_host, outbox_dir, telegram_bot_token, sms_gateway_url, plugins
     SmsSettings,

@@ -71,6 +71,53 @@ EXHAUSTION = [
     "{% for i in range(1000) %}{% for j in range(1000)|list %}{% endfor %}{% endfor %}",
 ]
 
+# Each ran for seconds to minutes, or built hundreds of megabytes in one step, before the render
+# deadline and the size checks (libs/common/template_budget.py, template_sizes.py); sizes are
+# moderate (a few hundred MB before the fix) and still far past every cap.
+_LONG = "('x' * 199999)"
+_LOOPS = "{% for i in range(1000) %}{% for j in range(99) %}"
+UNBOUNDED = {
+    "pow chain (issue 14)": "{{ 9 ** 100 ** 100 ** 40 }}",
+    "pow chain, never printed": "{{ (9 ** 100 ** 100 ** 100 ** 5) % 7 }}",
+    "squaring in a loop": "{% set ns = namespace(x=10**100) %}{% for i in range(16) %}"
+    "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x % 7 }}",
+    "string multiplication in loops": _LOOPS
+    + "{{ ('x' * 199999)|length }}{% endfor %}{% endfor %}",
+    "work in every step": _LOOPS + "{% if ('x' * 9999).replace('x', 'yy') %}{% endif %}"
+    "{% endfor %}{% endfor %}ok",
+    "list repetition printed": "{{ [" + _LONG + "] * 2000 }}",
+    "list repetition joined": "{{ ([" + _LONG + "] * 2000)|join|length }}",
+    "list repetition as a string": "{{ ([" + _LONG + "] * 2000)|string|length }}",
+    "list repetition as JSON": "{{ ([" + _LONG + "] * 2000)|tojson|length }}",
+    "list repetition concatenated": "{{ (([" + _LONG + "] * 2000) ~ '')|length }}",
+    "printf repeating an argument": "{{ (('%(a)s' * 2000) % {'a': " + _LONG + "})|length }}",
+    "printf over many arguments": "{{ (('%s' * 2000) % ((" + _LONG + ",) * 2000))|length }}",
+    "printf widths summed": "{{ (('%9999d' * 20000)|format(*((1,) * 20000)))|length }}",
+    "format repeating an argument": "{{ ('{0}' * 2000).format(" + _LONG + ")|length }}",
+    "format widths summed": "{{ ('{0:>9999}' * 20000).format(1)|length }}",
+    "str.ljust": "{{ 'x'.ljust(99999999)|length }}",
+    "str.center": "{{ 'x'.center(99999999)|length }}",
+    "int.to_bytes": "{{ (10).to_bytes(99999999, 'big')|length }}",
+    "str.join": "{{ " + _LONG + ".join(['a'] * 2000)|length }}",
+    "Markup.join": "{{ (" + _LONG + "|safe).join(['a'] * 2000)|length }}",
+    "str.replace": "{{ " + _LONG + ".replace('x', 'y' * 2000)|length }}",
+    "str.expandtabs": "{{ ('\\t' * 199999).expandtabs(2000)|length }}",
+    "str.translate": "{{ " + _LONG + ".translate({120: 'y' * 2000})|length }}",
+    "output of a loop": "{% for i in range(20) %}{% for j in range(100) %}{{ 'x' * 199999 }}"
+    "{% endfor %}{% endfor %}",
+    "static text of a loop": _LOOPS + "x" * 2000 + "{% endfor %}{% endfor %}",
+    "captured block": "{% set s %}{% for i in range(20) %}{% for j in range(100) %}"
+    "{{ 'x' * 199999 }}{% endfor %}{% endfor %}{% endset %}{{ s|length }}",
+    "sum of lists": "{{ ([[1]] * 50000)|sum(start=[])|length }}",
+}
+# Integers sharing one hash (multiples of 2**61 - 1) from the event itself: a producer's 1 MiB
+# payload holds ~45,000; hashing 50,000 of them took 50 s in one uninterruptible step.
+COLLIDING = {"payload": {"ids": [k * (2**61 - 1) for k in range(1, 50_001)]}}
+UNBOUNDED_ON_DATA = {
+    "hash collisions in |unique": "{{ payload.ids|unique|list|length }}",
+    "hash collisions in dict()": "{{ dict.fromkeys(payload.ids)|length }}",
+}
+
 # What real templates do keeps working under the limits
 ORDINARY = {
     "{{ '%.2f'|format(1500000) }}": "1500000.00",

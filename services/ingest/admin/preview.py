@@ -3,11 +3,17 @@
 The sample is the latest stored event of the template's type (what production will really
 feed it), or a synthetic one when none arrived yet. The context is built by the functions the
 processor renders with (libs/common/template_context.py), for a sample recipient.
+
+A render may take up to its deadline (HERALD_TEMPLATE_RENDER_DEADLINE_S, CPU-bound): it runs in
+a worker thread, never on the event loop, so one slow preview does not stall ingest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +25,23 @@ from libs.common.db.models import Event, EventStatus
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.envelope import EventEnvelope, validate_body
 from libs.common.template_context import event_context, message_context, recipient_context
-from libs.common.templates import Rendered, TemplateRenderError, render_string, validate_template
+from libs.common.templates import (
+    Rendered,
+    TemplateRenderError,
+    render_budget,
+    render_string,
+    validate_template,
+)
 from services.ingest.admin.resolution import event_type_row
 
 DEFAULT_KEY = "*"
 DIGEST_KEY = "herald.digest"
 
+
+# Two previews or saves render at once at most: an operator's burst of clicks costs at most two
+# cores for one deadline each, and never the event loop.
+RENDER_THREADS = 2
+_renderers = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="template-check")
 
 SAMPLE_RECIPIENT = recipient_context(
     "u-17", timezone="Europe/Moscow", roles=["designer"], company_id="c-1", manager_id="u-3"
@@ -120,23 +137,35 @@ async def sample_for(
     return Sample(preview_context("sample-0001", env, locale), "a sample event")
 
 
+async def check_off_loop(
+    subject: str, body: str, body_html: str | None, context: dict[str, Any]
+) -> Rendered:
+    """``check`` in a worker thread: the event loop keeps serving while it renders."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_renderers, check, subject, body, body_html, context)
+
+
 def check(subject: str, body: str, body_html: str | None, context: dict[str, Any]) -> Rendered:
-    """Raise TemplateRenderError naming the field and the problem; else the rendering."""
-    out: dict[str, str] = {}
-    fields = (("subject", subject, False), ("body", body, False), ("body_html", body_html, True))
-    for name, source, html in fields:
-        if not source:
-            continue
-        try:
-            validate_template(source, html=html)
-            out[name] = render_string(source, context, html=html)
-        except TemplateRenderError as exc:
-            raise TemplateRenderError(f"{name}: {_hint(exc)}") from exc
+    """Raise TemplateRenderError naming the field and the problem (a missed deadline too: such
+    a template is never saved); else the rendering."""
+    given = ("subject", subject, False), ("body", body, False), ("body_html", body_html, True)
+    fields = [(name, source, html) for name, source, html in given if source]
+    for name, source, html in fields:  # syntax first, outside the render's deadline
+        _naming(name, validate_template, source, html=html)
+    with render_budget():  # one deadline for the whole template, as the processor gives it
+        out = {n: _naming(n, render_string, s, context, html=h) for n, s, h in fields}
     return Rendered(
-        subject=out.get("subject", "").strip(),
-        body=out.get("body", ""),
+        subject=(out.get("subject") or "").strip(),
+        body=out.get("body") or "",
         body_html=out.get("body_html"),
     )
+
+
+def _naming(field: str, func: Callable[..., str | None], *args: Any, **kwargs: Any) -> str | None:
+    try:
+        return func(*args, **kwargs)
+    except TemplateRenderError as exc:
+        raise TemplateRenderError(f"{field}: {_hint(exc)}") from exc
 
 
 def _hint(exc: TemplateRenderError) -> str:

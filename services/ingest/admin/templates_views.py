@@ -17,7 +17,7 @@ from libs.common.db.models import Template
 from libs.common.templates import TemplateRenderError
 from libs.common.tenants import DEFAULT_TENANT
 from services.ingest.admin.base import HeraldView
-from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check, sample_for
+from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check_off_loop, sample_for
 from services.ingest.admin.resolution import (
     event_type_row,
     resolve_template,
@@ -108,7 +108,7 @@ class TemplateAdmin(HeraldView, model=Template):
             locale = str(data.get("locale") or "ru")
             sample = await sample_for(session, key, locale, [tenant] if tenant else None)
         try:
-            check(sources[0], sources[1], sources[2] or None, sample.context)
+            await check_off_loop(sources[0], sources[1], sources[2] or None, sample.context)
         except TemplateRenderError as exc:
             raise TemplateRefused(f"Not saved: {exc}") from exc
 
@@ -130,7 +130,7 @@ class TemplateAdmin(HeraldView, model=Template):
                 session, for_tenant, key, fields["channel"], fields["locale"] or None
             )
         try:
-            out = check(fields["subject"], fields["body"], html, sample.context)
+            out = await check_off_loop(fields["subject"], fields["body"], html, sample.context)
         except TemplateRenderError as exc:
             return JSONResponse(
                 {
