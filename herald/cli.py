@@ -59,8 +59,15 @@ def run(
         return
     import uvicorn
 
+    from libs.common.header_limit import uvicorn_options
+
     uvicorn.run(
-        build_asgi(service, settings), host=host, port=bind_port, log_config=None, access_log=False
+        build_asgi(service, settings),
+        host=host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+        **uvicorn_options(),  # request heads capped before any auth (DESIGN §13)
     )
 
 

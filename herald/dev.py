@@ -15,6 +15,7 @@ import uvicorn
 
 from herald.emit import DEV_API_KEY, DEV_DIRECTORY_KEY, DEV_KEYS, DEV_SERVICES_KEY
 from herald.services import Service, build_asgi, load_settings
+from libs.common.header_limit import uvicorn_options
 from services.acl_mediator.dev import write_dev_modules_file
 from services.ingest.admin.devlogin import DEV_ADMIN_USER, dev_admin_environment, dev_admin_password
 
@@ -90,6 +91,7 @@ async def run_dev(data_dir: Path, host: str) -> None:
             log_config=None,
             access_log=False,
             lifespan="on",
+            **uvicorn_options(),
         )
         servers.append(_Embedded(config))
     servers.append(_Embedded(_reference_backend_config()))
@@ -126,6 +128,7 @@ def _reference_backend_config() -> uvicorn.Config:
         log_config=None,
         access_log=False,
         lifespan="on",
+        **uvicorn_options(),
     )
 
 

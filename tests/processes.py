@@ -25,10 +25,11 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def herald_process(
-    service: str, env: dict[str, str], log: Path
+    service: str, env: dict[str, str], log: Path, port: int | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Started and answering ``/healthz``; killed on the way out if still running."""
-    port = free_port()
+    """Started (on ``port``, else a free one) and answering ``/healthz``; killed on the way
+    out if still running."""
+    port = port or free_port()
     cmd = [
         sys.executable,
         "-m",

@@ -62,7 +62,7 @@ class MetricsListener:
 
     def __init__(self, settings: MetricsSettings) -> None:
         self._s = settings
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self.port: int | None = None  # the bound port (HERALD_METRICS_PORT=0: an ephemeral one)
 
     async def start(self) -> None:
@@ -70,17 +70,21 @@ class MetricsListener:
             return
         from aiohttp import web
 
-        app = web.Application()
-        app.router.add_get(METRICS_PATH, self._scrape)
-        self._runner = web.AppRunner(app, access_log=None)
+        from libs.common.aiohttp_limit import capped_runner
+
+        self._runner = capped_runner(self._scrape, access_log=None)  # request heads capped
         await self._runner.setup()
         await web.TCPSite(self._runner, self._s.metrics_host, self._s.metrics_port).start()
         self.port = self._runner.addresses[0][1]
         log.info("metrics on %s:%d%s", self._s.metrics_host, self.port, METRICS_PATH)
 
-    async def _scrape(self, request: web.Request) -> web.Response:
+    async def _scrape(self, request: web.BaseRequest) -> web.Response:
         from aiohttp import web
 
+        if request.path != METRICS_PATH:
+            return web.Response(status=404)
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(status=405, headers={"Allow": "GET"})
         if not metrics_allowed(self._s, request.headers.get("Authorization")):
             return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         return web.Response(body=render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})

@@ -37,6 +37,7 @@ from services.websocket import metrics, protocol
 from services.websocket.fanout import Fanout
 from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import load_feeds
+from services.websocket.header_limit import HeaderLimitedConnection
 from services.websocket.push import Pusher
 from services.websocket.registry import Registry
 from services.websocket.replay import Replayer
@@ -103,6 +104,7 @@ class Gateway:
             host,
             port,
             process_request=self.http,
+            create_connection=HeaderLimitedConnection,  # request heads capped (DESIGN §13)
             origins=self._origins(),
             compression=None,  # permessage-deflate costs ~64 KiB of zlib state per connection
             max_size=s.ws_max_message_bytes,
