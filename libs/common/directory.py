@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Recipient, utcnow
+from libs.common.memberships import MAX_PROJECTS, Membership, ProjectId, replace_memberships
 from libs.common.schemas.storable import StorableModel
 
 # Deliberately loose: the mail server is the real judge; this only catches obvious garbage.
@@ -47,6 +48,13 @@ class RecipientFields(StorableModel):
     company_id: str | None = Field(default=None, max_length=128)
     manager_id: str | None = Field(default=None, max_length=128)
     attributes: dict[str, Any] | None = None
+    projects: dict[ProjectId, Membership] | None = Field(
+        default=None,
+        max_length=MAX_PROJECTS,
+        description="roles and company per project (libs/common/memberships.py); when sent, "
+        "it replaces every membership the person had",
+        examples=[{"P-42": {"roles": ["designer"], "company_id": "c-5"}}],
+    )
 
     @field_validator("email")
     @classmethod
@@ -85,7 +93,7 @@ async def upsert_recipient(
     session: AsyncSession, tenant: str, user_id: str, fields: RecipientFields
 ) -> None:
     """Insert the person, or update only the fields that were sent. Flush only."""
-    given = fields.model_dump(exclude_unset=True)
+    given = fields.model_dump(exclude_unset=True, exclude={"projects"})
     # a sent null for a list/dict column means "empty", not SQL NULL (the columns are NOT NULL)
     if "roles" in given and given["roles"] is None:
         given["roles"] = []
@@ -110,6 +118,8 @@ async def upsert_recipient(
         index_elements=["tenant", "user_id"], set_={**given, "updated_at": now}
     )
     await session.execute(stmt)
+    if fields.projects is not None:
+        await replace_memberships(session, tenant, user_id, fields.projects)
 
 
 def recipient_dict(row: Recipient) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient
 from libs.common.directory import RecipientFields, recipient_dict, upsert_recipient
 from libs.common.email_address import needs_smtputf8
+from libs.common.memberships import Membership, memberships_of
 from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.storable import no_nul
@@ -37,6 +38,7 @@ class RecipientOut(BaseModel):
     company_id: str | None
     manager_id: str | None
     attributes: dict[str, Any]
+    projects: dict[str, Membership] = {}
     updated_at: datetime
 
 
@@ -63,9 +65,10 @@ def _deliverable(email: str | None, relay_smtputf8: bool) -> None:
 async def _read(request: Request, tenant: str, user_id: str) -> RecipientOut:
     async with request.app.state.resources.sessions() as session:
         row = await session.get(Recipient, (tenant, user_id))
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {user_id} in {tenant}")
-    return RecipientOut(**recipient_dict(row))
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {user_id} in {tenant}")
+        projects = await memberships_of(session, tenant, user_id)
+    return RecipientOut(**recipient_dict(row), projects=projects)
 
 
 @router.put("/{user_id}", response_model=RecipientOut, summary="Create or update a person")

@@ -40,7 +40,7 @@ async def make_deps(settings: ProcessorSettings, stack: AsyncExitStack) -> Deps:
             httpx.AsyncClient(headers=headers, timeout=settings.directory_timeout_s)
         )
         directory = HttpDirectory(client, settings.directory_url, settings.directory_ttl_s)
-    return Deps(catalog, directory)
+    return Deps(catalog, directory, settings.max_recipients_per_event)
 
 
 def concurrency(settings: ProcessorSettings) -> int:

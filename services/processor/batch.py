@@ -23,7 +23,7 @@ from libs.common.errors import PermanentError
 from libs.common.filter_match import people_needed
 from libs.common.filter_subject import Subject, zone_named
 from libs.common.filters import Person
-from libs.common.schemas.envelope import EventEnvelope, Priority
+from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS, EventEnvelope, Priority
 from services.processor.catalog import Catalog, Snapshot, TypeInfo
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
@@ -40,13 +40,17 @@ from services.processor.pipeline import (
     EventPlanner,
     Loaded,
     PersonPlan,
+    audience_claims,
     by_person,
     delivery_rows,
     direct_claims,
     notification_row,
     subscription_claims,
 )
+from services.processor.projects import audience, people_in_projects
 from services.processor.writer import insert_deliveries, insert_notifications
+
+Project = tuple[str, str | None]  # (tenant, project_id)
 
 WRITE_CHUNK = 500  # people rendered and written per INSERT pair (~1 MiB of rendered rows)
 
@@ -72,6 +76,7 @@ class Staged:
 class Deps:
     catalog: Catalog
     directory: Directory
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS  # an event's recipients and audience together
 
 
 async def process_batch(session: AsyncSession, event_ids: Sequence[str], deps: Deps) -> Outcome:
@@ -86,7 +91,7 @@ async def process_batch(session: AsyncSession, event_ids: Sequence[str], deps: D
             await _apply_directory_update(session, event.env)
     snapshot = await deps.catalog.snapshot(session)
     live = [e for e in regular if _etype(snapshot, e).enabled]
-    staged = await _plan(session, live, snapshot, deps.directory)
+    staged = await _plan(session, live, snapshot, deps)
     await _write_in_chunks(session, staged, outcome)
     await mark_processed(session, [e.id for e in events])
     return outcome
@@ -105,19 +110,21 @@ def _match_key(env: EventEnvelope) -> MatchKey:
 
 
 async def _plan(
-    session: AsyncSession, events: list[Loaded], snapshot: Snapshot, directory: Directory
+    session: AsyncSession, events: list[Loaded], snapshot: Snapshot, deps: Deps
 ) -> list[Staged]:
+    directory = deps.directory
     cands = await candidates(session, (_match_key(e.env) for e in events))
-    direct = {e.id: direct_claims(e.env, _etype(snapshot, e)) for e in events}
+    direct = {e.id: await _direct(session, e, snapshot, deps.max_recipients) for e in events}
     subjects = {e.id: Subject.of(e.env) for e in events}
-    wanted: set[Key] = set()
-    for e in events:  # direct recipients and the people whose roles/company filters ask about
-        users = {c.user_id for c in direct[e.id]}
-        users |= people_needed((c.filter for c in cands[_match_key(e.env)]), subjects[e.id])
-        wanted |= {(e.env.tenant, u) for u in users}
+    asked = {  # the people whose roles/company the filters ask about
+        e.id: people_needed((c.filter for c in cands[_match_key(e.env)]), subjects[e.id])
+        for e in events
+    }
+    wanted = {(e.env.tenant, u) for e in events for u in asked[e.id]}
+    wanted |= {(e.env.tenant, c.user_id) for e in events for c in direct[e.id]}
     people = _by_tenant(await directory.lookup(session, wanted))
-    persons = {t: {u: entry.person for u, entry in m.items()} for t, m in people.items()}
-    passed = {e.id: _first_pass(e, cands, persons, subjects[e.id]) for e in events}
+    here = await people_in_projects(session, _by_project(events, asked), people)
+    passed = {e.id: _first_pass(e, cands, here, subjects[e.id]) for e in events}
     maybe = {(e.env.tenant, c.user_id) for e in events for c in passed[e.id]}
     more = {(t, u) for t, u in maybe if u not in people.get(t, {})}
     if more:  # subscribers not met yet: their addresses, locale and time zone
@@ -150,15 +157,33 @@ def _etype(snapshot: Snapshot, e: Loaded) -> TypeInfo:
     return snapshot.event_type(e.env.source, e.env.type)
 
 
+async def _direct(session: AsyncSession, e: Loaded, snapshot: Snapshot, cap: int) -> list[Claim]:
+    """The event's recipients by role, then its audience (resolved in its project)."""
+    etype = _etype(snapshot, e)
+    claims = direct_claims(e.env, etype)
+    if e.env.audience is not None:
+        allowed = cap - len(e.env.direct_recipients())
+        claims += audience_claims(e.env, etype, await audience(session, e.env, allowed))
+    return claims
+
+
+def _by_project(events: list[Loaded], asked: dict[str, set[str]]) -> dict[Project, set[str]]:
+    out: dict[Project, set[str]] = defaultdict(set)
+    for e in events:
+        out[(e.env.tenant, e.env.project_id)] |= asked[e.id]
+    return out
+
+
 def _first_pass(
     e: Loaded,
     cands: dict[MatchKey, list[Candidate]],
-    persons: dict[str, dict[str, Person]],
+    here: dict[Project, dict[str, Person]],
     subject: Subject,
 ) -> list[Candidate]:
     """Subscriptions whose conditions hold as far as they can be told without the
-    subscriber's time zone (only these subscribers' zones are looked up)."""
-    subject.people = persons.get(e.env.tenant, {})
+    subscriber's time zone (only these subscribers' zones are looked up); roles and
+    companies as the people hold them in the event's project."""
+    subject.people = here.get((e.env.tenant, e.env.project_id), {})
     return first_pass(cands[_match_key(e.env)], e.env.type, subject)
 
 

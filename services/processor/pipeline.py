@@ -52,6 +52,14 @@ def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
     ]
 
 
+def audience_claims(
+    env: EventEnvelope, etype: TypeInfo, found: list[tuple[str, str]]
+) -> list[Claim]:
+    """The people the event's audience names (``audience:<role>``), after its recipients."""
+    actor = env.actor.id if env.actor else None
+    return [Claim(user, reason) for user, reason in found if user != actor or etype.notify_actor]
+
+
 def subscription_claims(
     env: EventEnvelope, etype: TypeInfo, matched: list[Candidate]
 ) -> list[Claim]:

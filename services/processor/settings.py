@@ -6,6 +6,7 @@ from pydantic import Field
 
 from libs.common.channels import ChannelSettings
 from libs.common.metrics import MetricsSettings
+from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.settings import BusSettings, DatabaseSettings
 from libs.common.template_budget import TemplateSettings
 
@@ -37,3 +38,8 @@ class ProcessorSettings(
     directory_api_key: str | None = Field(default=None, description="sent as X-API-Key")
     directory_ttl_s: float = Field(default=300.0, gt=0)
     directory_timeout_s: float = Field(default=2.0, gt=0)
+    max_recipients_per_event: int = Field(
+        default=DEFAULT_MAX_RECIPIENTS,
+        ge=1,
+        description="an event's recipients and the people its audience names, together",
+    )

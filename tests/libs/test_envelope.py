@@ -54,6 +54,10 @@ def test_undecodable_input(raw: bytes, reason: str) -> None:
         ({"occurred_at": "2026-11-26T10:00:00"}, "occurred_at"),
         ({"recipients": {"assignee": "u-17"}}, "recipients.assignee"),
         ({"source": "has space"}, "source"),
+        ({"audience": {}}, "audience"),  # an audience of nobody
+        ({"audience": {"roles": [""]}}, "audience.roles.0"),
+        ({"audience": {"roles": "designer"}}, "audience.roles"),
+        ({"audience": {"companies": ["c"] * 51}}, "audience.companies"),
     ],
 )
 def test_invalid_fields_are_named(change: dict[str, object], field: str) -> None:

@@ -144,6 +144,22 @@ def one_row_per_scope(table: str, *key: str) -> tuple[Index, Index]:
     )
 
 
+class RecipientProject(Base):
+    """What a person is in one project: the roles they hold there and the company they work
+    for there (DESIGN §5.2, libs/common/memberships.py). Keyed for a person's lookup; the
+    second index finds a project's members (an event's audience)."""
+
+    __tablename__ = "recipient_projects"
+    __table_args__ = (Index("ix_recipient_projects_project", "tenant", "project_id"),)
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    roles: Mapped[list[str]] = mapped_column(Json, default=list)
+    company_id: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
 class EventType(Base):
     __tablename__ = "event_types"
     __table_args__ = one_row_per_scope("event_types", "key")

@@ -7,9 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from libs.common.errors import ValidationFailed
 from libs.common.schemas import strict_json
@@ -79,6 +86,29 @@ class Entity(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
+MAX_AUDIENCE = 50  # roles or companies one event may address
+
+
+class Audience(BaseModel):
+    """Everyone holding one of ``roles`` (and, when ``companies`` is given too, working for
+    one of them) in the event's project, resolved through the directory by the processor."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    roles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_AUDIENCE, examples=[["designer"]]
+    )
+    companies: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=MAX_AUDIENCE
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> Audience:
+        if not self.roles and not self.companies:
+            raise ValueError("an audience names roles, companies or both")
+        return self
+
+
 class Actor(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -120,6 +150,11 @@ class EventEnvelope(BaseModel):
     project_id: str | None = Field(default=None, max_length=128)
     entity: Entity
     actor: Actor | None = None
+    audience: Audience | None = Field(
+        default=None,
+        description="people addressed by role (and company) in the event's project instead of "
+        "by id; counted with `recipients` against HERALD_MAX_RECIPIENTS_PER_EVENT",
+    )
     recipients: dict[str, list[str]] = Field(
         default_factory=dict,
         description="direct participants by role in the event; an id that is empty, longer "

@@ -24,6 +24,7 @@ from libs.common.filter_match import CompiledFilter, compile_conditions
 from libs.common.filter_subject import Subject, zone_named
 from libs.common.filters import Person
 from libs.common.mediator_client import MediatorClient
+from libs.common.memberships import memberships, person_in
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.schemas.permissions import PermissionItem
 from services.ingest.user_api.schemas import PreviewMatch, PreviewRequest, PreviewResult
@@ -59,17 +60,23 @@ async def _recent(session: AsyncSession, user: Principal, req: PreviewRequest) -
 
 async def _people(
     session: AsyncSession, tenant: str, compiled: CompiledFilter, subjects: list[Subject]
-) -> dict[str, Person]:
-    """One directory query for every person a roles_any / companies_any condition needs."""
+) -> None:
+    """Give each subject the people its roles_any / companies_any conditions ask about, as
+    they are in that event's project (two directory queries for them all)."""
     wanted = {p for s in subjects for p in compiled.people(s)}
     if not wanted:
-        return {}
+        return
     rows = await session.scalars(
         select(Recipient).where(Recipient.tenant == tenant, Recipient.user_id.in_(wanted))
     )
-    return {
-        r.user_id: Person(roles=frozenset(r.roles or []), company_id=r.company_id) for r in rows
-    }
+    everywhere = {r.user_id: Person(frozenset(r.roles or []), r.company_id) for r in rows}
+    held = await memberships(session, tenant, wanted)
+    for s in subjects:
+        project = s.fields.get("project_id")
+        s.people = {
+            u: person_in(everywhere.get(u, Person()), held.get(u, {}), project)
+            for u in compiled.people(s)
+        }
 
 
 async def _zone(session: AsyncSession, user: Principal) -> tzinfo:
@@ -102,11 +109,10 @@ async def preview(
     compiled = compile_conditions(checked_filter(req.filter))
     events = await _readable(mediator, user, await _recent(session, user, req))
     subjects = [(e, s) for e in events if (s := _subject(e)) is not None]
-    people = await _people(session, user.tenant, compiled, [s for _, s in subjects])
+    await _people(session, user.tenant, compiled, [s for _, s in subjects])
     zone = await _zone(session, user)
     hits = []
     for event, subject in subjects:
-        subject.people = people
         if compiled.holds(subject, zone):
             hits.append(event)
     shown = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.memberships import Membership, replace_memberships
 from tests.services.filter_cases import BODY, CASES, PEOPLE
 from tests.services.ingest.user_api_data import auth, user_api
 from tests.services.processor.support import add, event, person, store
@@ -76,3 +77,25 @@ async def test_the_preview_reads_dates_in_the_callers_zone(
         ("bob", "overdue"): 1,
         ("bob", "due today"): 0,
     }
+
+
+async def test_the_preview_reads_roles_in_each_events_project(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """u-40 is a designer on P-42 only: the preview matches the P-42 event, not the P-43 one."""
+    await add(sessions, person("u-40"))
+    async with sessions.begin() as session:
+        designer = {"P-42": Membership(roles=["designer"], company_id="c-5")}
+        await replace_memberships(session, "default", "u-40", designer)
+    for project in ("P-42", "P-43"):
+        attrs = {"responsible": ["u-40"]}
+        entity = {"type": "tender", "id": f"T-{project}", "attributes": attrs}
+        await store(sessions, event(project_id=project, entity=entity))
+    designers = _preview([{"field": "responsible", "op": "roles_any", "value": ["designer"]}])
+    of_c5 = _preview([{"field": "responsible", "op": "companies_any", "value": ["c-5"]}])
+    async with user_api(database_url) as http:
+        for body in (designers, of_c5):
+            resp = await http.post("/v1/subscriptions/preview", json=body, headers=ALICE)
+            result = resp.json()
+            assert (result["scanned"], result["matched"]) == (2, 1), result
+            assert result["events"][0]["project_id"] == "P-42"

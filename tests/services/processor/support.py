@@ -109,7 +109,8 @@ async def processor(
     s = settings(database_url, **over)
     the_bus = bus or make_bus(s.amqp_url)
     await the_bus.connect()
-    deps = Deps(Catalog(s.processor_default_channels, 0), directory or TableDirectory())
+    catalog = Catalog(s.processor_default_channels, 0)
+    deps = Deps(catalog, directory or TableDirectory(), s.max_recipients_per_event)
     return Processor(sessions, the_bus, s, deps)
 
 
