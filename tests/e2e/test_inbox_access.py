@@ -109,7 +109,15 @@ async def test_no_inbox_surface_shows_what_the_module_denies(
             sub = await http.post("/v1/subscriptions", json=CATCH_ALL, headers=auth(user))
             assert sub.status_code == 201, sub.text
         await stack.enter_async_context(
-            running(processor_app(ProcessorSettings(database_url=database_url, amqp_url=amqp_url)))
+            running(
+                processor_app(
+                    ProcessorSettings(
+                        database_url=database_url,
+                        amqp_url=amqp_url,
+                        outbox_dir=tmp_path / "outbox",  # e-mail has a provider
+                    )
+                )
+            )
         )
         sender = SenderSettings(
             database_url=database_url,
