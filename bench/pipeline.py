@@ -162,6 +162,8 @@ async def _herald_rate(db_url: str, amqp_url: str) -> tuple[float, dict[str, flo
         "HERALD_JWT_SECRET": JWT_SECRET,
         "HERALD_JWT_AUDIENCE": "bench",
         "HERALD_JWT_ISSUER": "bench",
+        # e-mail has a provider, so its deliveries are planned and rendered (never connected)
+        "HERALD_SMTP_HOST": "127.0.0.1",
     }
     procs: list[asyncio.subprocess.Process] = []
     with tempfile.TemporaryDirectory() as workdir:  # no stray .env file
