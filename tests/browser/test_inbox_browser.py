@@ -78,10 +78,10 @@ def emit(stack: Stack, title: str, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def open_page(driver: WebDriver, stack: Stack, token: str) -> None:
+def open_page(driver: WebDriver, stack: Stack, token: str, until: str = "live") -> None:
     driver.get("about:blank")  # a URL differing only in its fragment would not load anew
     driver.get(f"{stack.ingest_url}/inbox/?ws={quote(stack.ws_url)}#token={token}")
-    wait_for(driver, lambda d: inside(d, INBOX, ".status") and state(d) == "live", "live")
+    wait_for(driver, lambda d: inside(d, INBOX, ".status") and state(d) == until, until)
 
 
 def test_inbox_component_live_actions_resume_and_accessibility(
@@ -150,6 +150,11 @@ def test_inbox_component_live_actions_resume_and_accessibility(
         open_page(driver, stack, user_token("u-17", locale="ru"))
         assert text_in(driver, INBOX, "h2") == "Входящие"
         assert text_in(driver, INBOX, ".status") == "на связи"
+
+        # a token the gateway refuses (4401) twice, the fresh one included: offline, no loop
+        open_page(driver, stack, user_token("u-17", ttl_s=-60), until="offline")
+        assert js(driver, "return window.__auths.length;") == 2
+        assert text_in(driver, INBOX, ".status") == "offline: sign in again"
 
 
 def choose(driver: WebDriver, css: str, value: str) -> None:
