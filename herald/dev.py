@@ -151,7 +151,8 @@ Herald dev is running (SQLite + in-memory bus, demo data).
   directory API key   {DEV_DIRECTORY_KEY}   (PUT /v1/recipients/<user>)
   token for user u-17 {token}
   admin UI            http://{host}:8000/admin   login {DEV_ADMIN_USER} / {admin_password}
-  live inbox page     http://{host}:8000/inbox/#token={token}
+  live inbox page     http://{host}:8000/inbox/#token={token}   (inbox + settings)
+  UI components       http://{host}:8000/ui/herald.js   (<herald-inbox>, <herald-preferences>)
 
 Try it:  herald emit        (sends a sample tender event; an e-mail appears in the outbox)
 Stop:    Ctrl-C
