@@ -102,6 +102,7 @@ export class HeraldInbox extends HeraldElement {
   }
 
   async reload() {
+    this.generation = (this.generation || 0) + 1; // a page for an older filter is dropped
     this.items.clear();
     this.list.replaceChildren();
     this.nextPage = null;
@@ -123,8 +124,10 @@ export class HeraldInbox extends HeraldElement {
     if (this.sourceSelect.value) query.set("source", this.sourceSelect.value);
     if (view === "archived") query.set("archived", "true");
     if (view === "unread") query.set("unread", "true");
+    const generation = this.generation;
     try {
       const page = await this.client.get(`/v1/inbox?${query}`);
+      if (generation !== this.generation) return;
       page.items.forEach((item) => this.show(item));
       this.nextPage = page.next_cursor;
       this.more.hidden = !page.next_cursor;

@@ -14,7 +14,8 @@ export class HeraldPreferences extends HeraldElement {
     this.error = h("p", { class: "error", role: "alert", hidden: true });
     this.modesBox = h("div", { class: "modes" });
     this.scheduleBox = h("div", { class: "schedules" });
-    this.subscriptions = new SubscriptionsSection(this.client, t, (e) => this.showError(e));
+    this.subscriptions = new SubscriptionsSection(this.client, t, (e) => this.showError(e),
+      () => (this.view ? this.view.channels : ["browser"]));
     this.telegram = new TelegramSection(this.client, t, (e) => this.showError(e));
     this.shadowRoot.replaceChildren(h("div", { class: "panel" },
       h("h2", {}, t.settings), this.error,

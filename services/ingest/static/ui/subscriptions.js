@@ -8,7 +8,6 @@ const OPS = ["eq", "ne", "in", "not_in", "gte", "lte", "between", "within_days",
   "due_within_days", "overdue", "older_than_days", "users_any", "roles_any", "companies_any"];
 const SCOPES = ["attributes", "payload", "event"];
 const DEBOUNCE_MS = 600;
-const CHANNELS = ["browser", "email", "telegram", "sms"];
 
 function parseValue(text) {
   try { return JSON.parse(text); } catch { return text; } // 7, true, ["a"] or a plain word
@@ -19,8 +18,9 @@ function showValue(value) {
 }
 
 export class SubscriptionsSection {
-  constructor(client, t, showError) {
+  constructor(client, t, showError, channels) {
     this.client = client;
+    this.channels = channels; // () => the channels the server knows (from the preferences)
     this.t = t;
     this.showError = showError;
     this.list = h("ul", { class: "list subscriptions" });
@@ -78,7 +78,7 @@ export class SubscriptionsSection {
     };
     this.conditions = h("div", { class: "conditions", role: "group", "aria-label": t.conditions });
     s.filter.forEach((c) => this.addCondition(c));
-    this.channelBoxes = CHANNELS.map((c) => h("label", {}, h("input", { type: "checkbox", value: c, checked: s.channels.includes(c) }), c));
+    this.channelBoxes = this.channels().map((c) => h("label", {}, h("input", { type: "checkbox", value: c, checked: s.channels.includes(c) }), c));
     this.enabledBox = h("input", { type: "checkbox", checked: s.enabled });
     this.previewBox = h("div", { class: "preview", role: "status", "aria-live": "polite" });
     this.fields = fields;
