@@ -10,8 +10,11 @@ from pydantic import ValidationError
 from herald.settings_errors import explain
 
 
-def run_admin_user(username: str, password: str, print_hash: bool) -> tuple[bool, str]:
-    """(ok, message) — the hash to put in HERALD_ADMIN_USERS, or what was stored."""
+def run_admin_user(
+    username: str, password: str, print_hash: bool, tenants: list[str] | None = None
+) -> tuple[bool, str]:
+    """(ok, message) — the hash to put in HERALD_ADMIN_USERS, or what was stored.
+    ``tenants``: the account sees only these (None: a global admin)."""
     from services.ingest.admin.passwords import hash_password
     from services.ingest.admin.users import AccountError, check_account
 
@@ -20,24 +23,25 @@ def run_admin_user(username: str, password: str, print_hash: bool) -> tuple[bool
     except AccountError as exc:
         return False, str(exc)
     if print_hash:
-        return True, json.dumps({username: hash_password(password)})
+        hashed = hash_password(password)
+        entry: object = {"hash": hashed, "tenants": tenants} if tenants else hashed
+        return True, json.dumps({username: entry})
     from libs.common.settings import DatabaseSettings
 
     try:
         url = DatabaseSettings().database_url
     except ValidationError as exc:
         return False, explain("admin-user", exc)
-    created = asyncio.run(_store(url, username, password))
-    return True, f"admin {username!r} {'created' if created else 'password changed'}"
+    try:
+        created = asyncio.run(_store(url, username, password, tenants))
+    except AccountError as exc:
+        return False, str(exc)
+    scope = f"tenants {', '.join(tenants)}" if tenants else "every tenant"
+    return True, f"admin {username!r} {'created' if created else 'changed'} ({scope})"
 
 
-async def _store(url: str, username: str, password: str) -> bool:
-    from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+async def _store(url: str, username: str, password: str, tenants: list[str] | None) -> bool:
+    from herald.database import in_transaction
     from services.ingest.admin.users import set_admin_user
 
-    engine = make_engine(url)
-    try:
-        async with transaction(make_sessionmaker(engine)) as session:
-            return await set_admin_user(session, username, password)
-    finally:
-        await engine.dispose()
+    return await in_transaction(url, lambda s: set_admin_user(s, username, password, tenants))

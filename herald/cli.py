@@ -181,13 +181,17 @@ def admin_user(
     print_hash: Annotated[
         bool, typer.Option(help="only print the hash, for HERALD_ADMIN_USERS")
     ] = False,
+    tenant: Annotated[
+        list[str] | None,
+        typer.Option(help="bind the account to this tenant (repeat for more); none: global"),
+    ] = None,
 ) -> None:
-    """Create an admin UI account (or change its password) in HERALD_DATABASE_URL; the
-    password is asked for, never passed on the command line."""
+    """Create an admin UI account (or change its password and tenants) in
+    HERALD_DATABASE_URL; the password is asked for, never passed on the command line."""
     from herald.admin_users import run_admin_user
 
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    _fail_or_echo(run_admin_user(username, password, print_hash))
+    _fail_or_echo(run_admin_user(username, password, print_hash, tenant or None))
 
 
 def _fail_or_echo(result: tuple[bool, str]) -> None:

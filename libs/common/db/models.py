@@ -440,6 +440,8 @@ class AdminUser(Base):
 
     username: Mapped[str] = mapped_column(String(128), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(256))
+    # None: a global admin; else the tenants this admin sees and edits (DESIGN §15)
+    tenants: Mapped[list[str] | None] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
 
 

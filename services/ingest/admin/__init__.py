@@ -24,6 +24,7 @@ from services.ingest.admin.dead_letters_view import DeadLettersView
 from services.ingest.admin.deliveries_views import DeliveryAdmin
 from services.ingest.admin.events_views import EventAdmin, RejectedAdmin
 from services.ingest.admin.layouts_view import EmailLayoutAdmin
+from services.ingest.admin.scope import TenantAuthorization
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.admin.story_view import StoryView
 from services.ingest.admin.templates_views import TemplateAdmin
@@ -65,6 +66,7 @@ def mount_admin(app: Starlette, settings: AdminSettings) -> Admin | None:
         templates_dir=str(TEMPLATES_DIR),
         middlewares=[Middleware(SameOriginMiddleware)],
         authentication_backend=AdminAuth(settings, AdminAccounts(settings, ctx.sessions), BASE_URL),
+        authorization_backend=TenantAuthorization(),  # tenant-bound accounts (DESIGN §15)
     )
     for view in VIEWS:
         # sqladmin keeps per-admin state on the view class: give each mounted admin its own

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from libs.common.db.models import AdminUser
 from services.ingest.admin.passwords import DUMMY_HASH, verify_password
+from services.ingest.admin.scope import set_scope
 from services.ingest.admin.session_store import SessionRegistry
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.admin.throttle import LoginThrottle
@@ -33,8 +35,14 @@ def hash_fingerprint(stored: str) -> str:
     return hashlib.sha256(stored.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Account:
+    password_hash: str
+    tenants: list[str] | None  # None: a global admin (services/ingest/admin/scope.py)
+
+
 class AdminAccounts:
-    """Where a username's hash comes from: settings first, then the database."""
+    """Where a username's hash and tenants come from: settings first, then the database."""
 
     def __init__(
         self, settings: AdminSettings, sessions: Callable[[], async_sessionmaker[AsyncSession]]
@@ -42,12 +50,19 @@ class AdminAccounts:
         self._static = settings.admin_users
         self.sessions = sessions  # the session registry reads the same database
 
-    async def stored_hash(self, username: str) -> str | None:
-        if username in self._static:
-            return self._static[username]
+    async def account(self, username: str) -> Account | None:
+        static = self._static.get(username)
+        if isinstance(static, str):
+            return Account(static, None)
+        if static is not None:
+            return Account(static.hash, list(static.tenants))
         async with self.sessions()() as session:
             user = await session.scalar(select(AdminUser).where(AdminUser.username == username))
-            return user.password_hash if user else None
+            return Account(user.password_hash, user.tenants) if user else None
+
+    async def stored_hash(self, username: str) -> str | None:
+        found = await self.account(username)
+        return found.password_hash if found else None
 
     async def check(self, username: str, password: str) -> str | None:
         """The stored hash when the password matches; None otherwise (same cost either way)."""
@@ -104,10 +119,11 @@ class AdminAuth(AuthenticationBackend):
         username = request.session.get("admin")
         if not isinstance(username, str):
             return False
-        stored = await self._accounts.stored_hash(username)
-        if stored is None or hash_fingerprint(stored) != request.session.get("fp"):
+        account = await self._accounts.account(username)
+        if account is None or hash_fingerprint(account.password_hash) != request.session.get("fp"):
             request.session.clear()
             return False
+        set_scope(request, account.tenants)  # read every request: a change applies at once
         if not await self._registry.is_open(request.session.get("sid"), username):
             request.session.clear()  # logged out (or expired) on the server side
             return False

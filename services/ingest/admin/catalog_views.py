@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticValuesFilter
+from sqladmin.filters import BooleanFilter, StaticValuesFilter
 from starlette.requests import Request
 
 from libs.common.channel_rules import digest_refusal
@@ -21,7 +21,7 @@ from libs.common.db.models import (
 )
 from libs.common.digest_schedule import ScheduleError, next_run_after, validate
 from libs.common.filters import FilterError, parse_filter
-from services.ingest.admin.base import HeraldView, link, pre_json
+from services.ingest.admin.base import HeraldView, ScopedValuesFilter, link, pre_json
 from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
 
 CHANNELS = registry().names
@@ -56,7 +56,7 @@ class EventTypeAdmin(HeraldView, model=EventType):
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [EventType.key, EventType.title]
     column_filters: ClassVar[list[Any]] = [
-        AllUniqueStringValuesFilter(EventType.source),
+        ScopedValuesFilter(EventType.source),
         BooleanFilter(EventType.critical),
         BooleanFilter(EventType.enabled),
     ]
@@ -94,7 +94,7 @@ class RecipientAdmin(HeraldView, model=Recipient):
         Recipient.locale, Recipient.roles, Recipient.company_id,
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [Recipient.user_id, Recipient.email]
-    column_filters: ClassVar[list[Any]] = [AllUniqueStringValuesFilter(Recipient.tenant)]
+    column_filters: ClassVar[list[Any]] = [ScopedValuesFilter(Recipient.tenant)]
     column_formatters: ClassVar[dict[Any, Any]] = {Recipient.user_id: story_link}
     column_formatters_detail: ClassVar[dict[Any, Any]] = {
         Recipient.attributes: lambda m, a: pre_json(m.attributes)
@@ -111,7 +111,7 @@ class SubscriptionAdmin(HeraldView, model=Subscription):
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [Subscription.user_id, Subscription.name]
     column_filters: ClassVar[list[Any]] = [
-        AllUniqueStringValuesFilter(Subscription.source),
+        ScopedValuesFilter(Subscription.source),
         BooleanFilter(Subscription.enabled),
     ]
     column_formatters: ClassVar[dict[Any, Any]] = {Subscription.user_id: story_link}

@@ -17,6 +17,7 @@ from libs.common.bus.dead_letters import DeadLetterError
 from libs.common.bus.topology import INGEST_QUEUE, PROCESS_QUEUE, SEND_QUEUE, dead_letter_queue
 from services.ingest.admin.base import admin_name
 from services.ingest.admin.context import AdminContext
+from services.ingest.admin.scope import scope_of
 
 log = logging.getLogger("herald.admin")
 
@@ -29,6 +30,10 @@ class DeadLettersView(BaseView):
     icon = "fa-solid fa-skull-crossbones"
     category = "Activity"
     ctx: ClassVar[AdminContext]
+
+    def is_accessible(self, request: Request) -> bool:
+        """Global admins only: the queues, and a replay, are every tenant's."""
+        return scope_of(request) is None
 
     def _amqp_url(self) -> str:
         return str(self.ctx.app.state.settings.amqp_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqladmin import action
-from sqladmin.filters import AllUniqueStringValuesFilter, StaticValuesFilter
+from sqladmin.filters import StaticValuesFilter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from libs.common.db.models import Delivery, DeliveryStatus
 from services.ingest.admin.actions import ActionRefused, retry_delivery
 from services.ingest.admin.base import (
     HeraldView,
+    ScopedValuesFilter,
     action_pks,
     admin_name,
     pre_text,
@@ -40,8 +41,8 @@ class DeliveryAdmin(HeraldView, model=Delivery):
     column_sortable_list: ClassVar[list[Any]] = [Delivery.id, Delivery.status, Delivery.channel]
     column_filters: ClassVar[list[Any]] = [
         StaticValuesFilter(Delivery.status, STATUSES),
-        AllUniqueStringValuesFilter(Delivery.channel),
-        AllUniqueStringValuesFilter(Delivery.source),
+        ScopedValuesFilter(Delivery.channel),
+        ScopedValuesFilter(Delivery.source),
         AwareTimeFilter(Delivery.created_at, title="Created (UTC)"),
     ]
     column_formatters: ClassVar[dict[Any, Any]] = {
@@ -73,6 +74,8 @@ class DeliveryAdmin(HeraldView, model=Delivery):
         refused: list[str] = []
         for raw in action_pks(request):
             try:
+                if not await self.in_scope(request, _as_id(raw)):  # another tenant's
+                    raise ActionRefused(f"delivery {raw[:40]} not found")
                 async with transaction(self.ctx.sessions()) as session:
                     await retry_delivery(session, _as_id(raw), admin_name(request))
                 done.append(int(raw))

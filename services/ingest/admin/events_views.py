@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from sqladmin import action
-from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter, StaticValuesFilter
+from sqladmin.filters import OperationColumnFilter, StaticValuesFilter
 from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +18,7 @@ from libs.common.reprocess import CannotReprocess, reset_event
 from libs.common.schemas.envelope import skipped_recipients
 from services.ingest.admin.base import (
     HeraldView,
+    ScopedValuesFilter,
     action_pks,
     admin_name,
     pre_bytes,
@@ -25,6 +26,7 @@ from services.ingest.admin.base import (
     pre_text,
     report_action,
 )
+from services.ingest.admin.scope import scope_of
 from services.ingest.admin.trail import event_trail
 
 STATUSES = [(s.value, s.value) for s in EventStatus]
@@ -61,8 +63,8 @@ class EventAdmin(HeraldView, model=Event):
     column_sortable_list: ClassVar[list[Any]] = [Event.received_at, Event.status, Event.source]
     column_filters: ClassVar[list[Any]] = [
         StaticValuesFilter(Event.status, STATUSES),
-        AllUniqueStringValuesFilter(Event.source),
-        AllUniqueStringValuesFilter(Event.type),
+        ScopedValuesFilter(Event.source),
+        ScopedValuesFilter(Event.type),
         AwareTimeFilter(Event.received_at, title="Received (UTC, e.g. 2026-11-26T10:00)"),
     ]
     column_formatters_detail: ClassVar[dict[Any, Any]] = {
@@ -87,6 +89,9 @@ class EventAdmin(HeraldView, model=Event):
     async def reprocess(self, request: Request) -> Response:
         done, refused = [], []
         for pk in action_pks(request):
+            if not await self.in_scope(request, pk):  # another tenant's: as if missing
+                refused.append(f"no event {pk[:40]}")  # as reset_event says it
+                continue
             try:
                 async with transaction(self.ctx.sessions()) as session:
                     await reset_event(session, pk, by=f"admin {admin_name(request)!r}")
@@ -112,6 +117,10 @@ class RejectedAdmin(HeraldView, model=Event):
     ]  # fmt: skip
     column_formatters: ClassVar[dict[Any, Any]] = {Event.error: lambda m, a: (m.error or "")[:120]}
     column_formatters_detail: ClassVar[dict[Any, Any]] = EventAdmin.column_formatters_detail
+
+    def is_accessible(self, request: Request) -> bool:
+        """Global admins only: a rejected message's tenant is its producer's unchecked claim."""
+        return scope_of(request) is None and super().is_accessible(request)
 
     def list_query(self, request: Request) -> Select[Any]:
         return super().list_query(request).where(Event.status == EventStatus.REJECTED.value)

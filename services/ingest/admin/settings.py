@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from libs.common.settings import HeraldSettings
 from services.ingest.admin.passwords import BadHash, parse_hash
@@ -10,11 +10,22 @@ from services.ingest.admin.passwords import BadHash, parse_hash
 SESSION_MAX_AGE_S = 8 * 3600  # one working day; then log in again
 
 
+class BoundAccount(BaseModel):
+    """An account from configuration that sees only some tenants (DESIGN §15)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hash: str
+    tenants: list[str] = Field(min_length=1)
+
+
 class AdminSettings(HeraldSettings):
-    admin_users: dict[str, str] = Field(
+    admin_users: dict[str, str | BoundAccount] = Field(
         default_factory=dict,
-        description='JSON {"<username>": "<scrypt hash>"} '
-        "(hash: `herald admin-user NAME --print-hash`); accounts in admin_users work too",
+        description='JSON {"<username>": "<scrypt hash>"} for a global admin, or '
+        '{"<username>": {"hash": "<scrypt hash>", "tenants": ["acme"]}} for one bound to '
+        "tenants (hash: `herald admin-user NAME --print-hash`); accounts in admin_users "
+        "work too",
     )
     admin_session_secret: str | None = Field(
         default=None,
@@ -28,10 +39,10 @@ class AdminSettings(HeraldSettings):
 
     @field_validator("admin_users")
     @classmethod
-    def _valid_hashes(cls, value: dict[str, str]) -> dict[str, str]:
-        for user, stored in value.items():
+    def _valid_hashes(cls, value: dict[str, str | BoundAccount]) -> dict[str, str | BoundAccount]:
+        for user, account in value.items():
             try:
-                parse_hash(stored)
+                parse_hash(account if isinstance(account, str) else account.hash)
             except BadHash as exc:
                 raise ValueError(f"password hash of {user!r}: {exc}") from exc
         return value

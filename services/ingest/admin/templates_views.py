@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqladmin import expose
-from sqladmin.filters import AllUniqueStringValuesFilter
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette import status
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from wtforms import SelectField, TextAreaField  # type: ignore[import-untyped]
@@ -16,7 +17,7 @@ from libs.common.channels import registry
 from libs.common.db.models import Template
 from libs.common.templates import TemplateRenderError
 from libs.common.tenants import DEFAULT_TENANT
-from services.ingest.admin.base import HeraldView
+from services.ingest.admin.base import HeraldView, ScopedValuesFilter
 from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check_off_loop, sample_for
 from services.ingest.admin.resolution import (
     event_type_row,
@@ -25,6 +26,7 @@ from services.ingest.admin.resolution import (
     tenant_field,
     twin_of,
 )
+from services.ingest.admin.scope import check_writable, scope_of
 
 TEMPLATE_CHANNELS = ["inbox", *registry().names]
 MAX_TEMPLATE_CHARS = 100_000  # a template is a page of text, not a payload
@@ -44,8 +46,8 @@ class TemplateAdmin(HeraldView, model=Template):
     column_searchable_list: ClassVar[list[Any]] = [Template.event_type, Template.subject]
     column_sortable_list: ClassVar[list[Any]] = [Template.event_type, Template.channel]
     column_filters: ClassVar[list[Any]] = [
-        AllUniqueStringValuesFilter(Template.channel),
-        AllUniqueStringValuesFilter(Template.locale),
+        ScopedValuesFilter(Template.channel),
+        ScopedValuesFilter(Template.locale),
     ]
     form_columns: ClassVar[list[Any]] = [
         Template.tenant, Template.event_type, Template.channel, Template.locale,
@@ -75,10 +77,12 @@ class TemplateAdmin(HeraldView, model=Template):
     create_template = "herald_admin/template_create.html"
 
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        check_writable(request, data.get("tenant"))  # before sampling the tenant's events
         await self._refuse_broken(data, None)
         return await super().insert_model(request, data)
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        check_writable(request, data.get("tenant"))
         await self._refuse_broken(data, pk)
         return await super().update_model(request, pk, data)
 
@@ -120,12 +124,14 @@ class TemplateAdmin(HeraldView, model=Template):
         html = str(form.get("body_html") or "") or None
         key = fields["event_type"].strip() or DEFAULT_KEY
         tenant = fields["tenant"].strip() or None
+        # which row an event of this tenant would use now (saved rows, not this draft)
+        for_tenant = fields["for_tenant"].strip() or tenant or _first_tenant(request)
+        scope = scope_of(request)
+        if scope is not None and not {tenant or for_tenant, for_tenant} <= scope:
+            raise HTTPException(status.HTTP_404_NOT_FOUND)  # another tenant's: not here
         async with self.ctx.sessions()() as session:
-            sample = await sample_for(
-                session, key, fields["locale"] or "ru", [tenant] if tenant else None
-            )
-            # which row an event of this tenant would use now (saved rows, not this draft)
-            for_tenant = fields["for_tenant"].strip() or tenant or DEFAULT_TENANT
+            samples = [tenant] if tenant else (None if scope is None else sorted(scope))
+            sample = await sample_for(session, key, fields["locale"] or "ru", samples)
             used = await resolve_template(
                 session, for_tenant, key, fields["channel"], fields["locale"] or None
             )
@@ -166,3 +172,9 @@ async def _refuse_twin(session: AsyncSession, data: dict[str, Any], pk: str | No
     if twin is not None:
         where = scope_label(data.get("tenant"))
         raise TemplateRefused(f"Not saved: template #{twin} is already the one {where} here")
+
+
+def _first_tenant(request: Request) -> str:
+    """The tenant a preview checks by default: ``default``, or a bound admin's first."""
+    scope = scope_of(request)
+    return DEFAULT_TENANT if scope is None else min(scope, default=DEFAULT_TENANT)

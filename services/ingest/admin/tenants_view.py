@@ -13,6 +13,7 @@ from libs.common.db.models import Tenant
 from libs.common.tenant_store import check_key, check_settings
 from libs.common.tenants import REGISTRY_TTL_S
 from services.ingest.admin.base import HeraldView, pre_json
+from services.ingest.admin.scope import scope_of
 
 
 class TenantAdmin(HeraldView, model=Tenant):
@@ -41,9 +42,17 @@ class TenantAdmin(HeraldView, model=Tenant):
         },
     }
 
+    tenant_field = None  # the row is the tenant: a bound admin sees its own (scope.py)
+
+    async def check_can_create(self, request: Request) -> bool:
+        """Only a global admin adds tenants."""
+        return scope_of(request) is None and await super().check_can_create(request)
+
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
     ) -> None:
+        if scope_of(request) is not None and bool(data.get("enabled")) != model.enabled:
+            raise ValueError("only a global admin enables or disables a tenant")
         if is_created:
             check_key(str(data.get("key") or ""))
         elif data.get("key", model.key) != model.key:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import AdminUser
+from libs.common.db.models import AdminUser, Tenant
 from services.ingest.admin.auth import MAX_USERNAME_CHARS
 from services.ingest.admin.passwords import hash_password
 
@@ -22,15 +23,28 @@ def check_account(username: str, password: str) -> None:
         raise AccountError(f"password: at least {MIN_PASSWORD_CHARS} characters")
 
 
-async def set_admin_user(session: AsyncSession, username: str, password: str) -> bool:
-    """Create the account or change its password (which ends its open sessions).
-    True when it was created."""
+async def set_admin_user(
+    session: AsyncSession, username: str, password: str, tenants: list[str] | None = None
+) -> bool:
+    """Create the account or change its password (which ends its open sessions) and its
+    tenants (None: a global admin; else registered tenants only). True when it was created."""
     check_account(username, password)
+    if tenants is not None:
+        await _check_tenants(session, tenants)
     stored = hash_password(password)
     user = await session.get(AdminUser, username)
     if user is None:
-        session.add(AdminUser(username=username, password_hash=stored))
+        session.add(AdminUser(username=username, password_hash=stored, tenants=tenants))
     else:
-        user.password_hash = stored
+        user.password_hash, user.tenants = stored, tenants
     await session.flush()
     return user is None
+
+
+async def _check_tenants(session: AsyncSession, tenants: list[str]) -> None:
+    if not tenants:
+        raise AccountError("tenants: name at least one, or none for a global admin")
+    known = set(await session.scalars(select(Tenant.key).where(Tenant.key.in_(tenants))))
+    unknown = sorted(set(tenants) - known)
+    if unknown:
+        raise AccountError(f"tenants: not registered: {unknown} (herald tenant add)")

@@ -4,15 +4,19 @@ Tenants page, both with the same checks (key shape, settings)."""
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
+from herald.admin_users import run_admin_user
 from herald.cli import app as cli
-from libs.common.db.models import Tenant
+from libs.common.db.models import AdminUser, Tenant
 from tests.services.ingest.admin.admin_support import SAME_ORIGIN, admin_client
 
 MEMORY = "memory://admin-tenants"
+PASSWORD = "a long enough password"
 
 
 async def _herald(database_url: str, *args: str) -> Result:
@@ -73,3 +77,20 @@ async def test_the_admin_adds_and_disables_tenants_with_checked_settings(
     async with sessions() as session:
         row = await session.get(Tenant, "globex")
     assert row is not None and row.enabled is False and row.name == "Globex"
+
+
+async def test_herald_admin_user_binds_an_account_to_tenants(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("HERALD_DATABASE_URL", database_url)
+    bound = await asyncio.to_thread(run_admin_user, "bob", PASSWORD, False, ["acme", "beta"])
+    unknown = await asyncio.to_thread(run_admin_user, "eve", PASSWORD, False, ["nowhere"])
+    unbound = await asyncio.to_thread(run_admin_user, "bob", PASSWORD, False, None)
+    printed = run_admin_user("cfg", PASSWORD, True, ["acme"])
+    assert bound == (True, "admin 'bob' created (tenants acme, beta)")
+    assert unknown[0] is False and "not registered: ['nowhere']" in unknown[1]
+    assert unbound == (True, "admin 'bob' changed (every tenant)")
+    assert json.loads(printed[1])["cfg"]["tenants"] == ["acme"]
+    async with sessions() as session:
+        bob, eve = await session.get(AdminUser, "bob"), await session.get(AdminUser, "eve")
+    assert bob is not None and bob.tenants is None and eve is None
