@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from herald.dlq import app as dlq_app
 from herald.emit import DEV_API_KEY, load_event
-from herald.services import Service, build_asgi, load_settings
+from herald.services import Service, build_asgi, prepare, uvicorn_settings
 from herald.settings_errors import explain
 from herald.tenants import app as tenant_app
 
@@ -44,11 +44,8 @@ def run(
     Default ports: ingest 8000, websocket 8001, acl_mediator 8002, processor 8003,
     sender 8004. Settings come from HERALD_* environment variables or a .env file.
     """
-    from libs.common.logging import configure_logging
-
-    configure_logging(log_level)
     try:
-        settings = load_settings(service)
+        settings = prepare(service, log_level)
     except ValidationError as exc:
         _fail(explain(service.value, exc))
     bind_port = service.default_port if port is None else port  # 0: an ephemeral port
@@ -59,16 +56,7 @@ def run(
         return
     import uvicorn
 
-    from libs.common.header_limit import uvicorn_options
-
-    uvicorn.run(
-        build_asgi(service, settings),
-        host=host,
-        port=bind_port,
-        log_config=None,
-        access_log=False,
-        **uvicorn_options(),  # request heads capped before any auth (DESIGN §13)
-    )
+    uvicorn.run(build_asgi(service, settings), **uvicorn_settings(host, bind_port))
 
 
 @app.command()

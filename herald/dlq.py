@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from libs.common.bus.dead_letters import DeadLetterError, count, replay
 from libs.common.bus.topology import INGEST_QUEUE, dead_letter_queue
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1/"
@@ -30,6 +29,8 @@ def _url(amqp_url: str) -> str:
 @app.command("count")
 def count_command(queue: QueueName = INGEST_QUEUE, amqp_url: AmqpUrl = "") -> None:
     """How many messages wait in <queue>.dead."""
+    from libs.common.bus.dead_letters import DeadLetterError, count  # the broker client, now
+
     try:
         waiting = asyncio.run(count(_url(amqp_url), queue))
     except DeadLetterError as exc:
@@ -45,6 +46,8 @@ def replay_command(
     amqp_url: AmqpUrl = "",
 ) -> None:
     """Move messages from <queue>.dead back to <queue> (fix the cause first)."""
+    from libs.common.bus.dead_letters import DeadLetterError, replay
+
     try:
         moved = asyncio.run(replay(_url(amqp_url), queue, limit))
     except DeadLetterError as exc:

@@ -43,6 +43,41 @@ def load_settings(service: Service) -> Any:
     return MediatorSettings()
 
 
+def prepare(service: Service, log_level: str) -> Any:
+    """What ``herald run`` does before serving: refuse the extras no service uses (they would
+    be imported from here on), log as JSON, load the settings (raises ValidationError)."""
+    from libs.common.lean_imports import refuse_unused_extras
+
+    refuse_unused_extras()  # before the logging import below: structlog would load rich
+    from libs.common.logging import configure_logging
+
+    configure_logging(log_level)
+    return load_settings(service)
+
+
+def uvicorn_settings(host: str, port: int) -> dict[str, Any]:
+    """How ``herald run`` serves an ASGI service with uvicorn."""
+    from libs.common.header_limit import uvicorn_options
+
+    return {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "ws": "none",  # no ASGI service speaks websocket (the gateway is its own server)
+        **uvicorn_options(),  # request heads capped before any auth (DESIGN §13)
+    }
+
+
+def build(service: Service, settings: Any) -> Any:
+    """The service's ASGI app, or for the websocket gateway its ``Gateway`` (not started)."""
+    if service is Service.websocket:
+        from services.websocket.app import Gateway
+
+        return Gateway(settings)
+    return build_asgi(service, settings)
+
+
 def build_asgi(service: Service, settings: Any) -> Any:
     if service is Service.ingest:
         from services.ingest.app import create_app as ingest

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.database import in_transaction
 from herald.settings_errors import explain
-from libs.common.tenant_store import TenantError, add_tenant, list_tenants, set_enabled
+
+if TYPE_CHECKING:  # the database layer loads when a tenant command runs, not for `herald run`
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(help="Tenants: add, list, disable, enable.", no_args_is_help=True)
 T = TypeVar("T")
@@ -31,7 +31,9 @@ def _fail(message: str) -> None:
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one transaction on HERALD_DATABASE_URL."""
+    from herald.database import in_transaction
     from libs.common.settings import DatabaseSettings
+    from libs.common.tenant_store import TenantError
 
     try:
         url = DatabaseSettings().database_url
@@ -57,6 +59,8 @@ def add_command(
         parsed = json.loads(settings)
     except json.JSONDecodeError as exc:
         _fail(f"--settings is not JSON: {exc}")
+    from libs.common.tenant_store import add_tenant
+
     row = _in_transaction(lambda s: add_tenant(s, key, name, parsed))
     typer.echo(f"tenant {row.key!r} added")
 
@@ -64,6 +68,8 @@ def add_command(
 @app.command("list")
 def list_command() -> None:
     """Every tenant: key, enabled or disabled, name, settings."""
+    from libs.common.tenant_store import list_tenants
+
     for row in _in_transaction(list_tenants):
         state = "enabled " if row.enabled else "disabled"
         typer.echo(f"{row.key}\t{state}\t{row.name}\t{json.dumps(row.settings, sort_keys=True)}")
@@ -72,6 +78,8 @@ def list_command() -> None:
 @app.command("disable")
 def disable_command(key: Key) -> None:
     """Refuse the tenant's events and tokens from now on (its data stays)."""
+    from libs.common.tenant_store import set_enabled
+
     _in_transaction(lambda s: set_enabled(s, key, False))
     typer.echo(f"tenant {key!r} disabled")
 
@@ -79,5 +87,7 @@ def disable_command(key: Key) -> None:
 @app.command("enable")
 def enable_command(key: Key) -> None:
     """Accept a disabled tenant's events and tokens again."""
+    from libs.common.tenant_store import set_enabled
+
     _in_transaction(lambda s: set_enabled(s, key, True))
     typer.echo(f"tenant {key!r} enabled")

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from libs.common.auth import JwtSettings, issue_token
 from services.ingest.settings import IngestSettings
@@ -44,7 +44,7 @@ def user_token(user_id: str, tenant: str = "default", **claims: Any) -> str:
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """Enter the app's lifespan; yield an HTTP client talking to it in-process."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -6,14 +6,13 @@ confusion are refused by construction), and requires ``exp``, ``aud`` and ``iss`
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import jwt
 from pydantic import Field, model_validator
 
+from libs.common.api_keys import match_api_key as match_api_key  # where it used to live
 from libs.common.errors import HeraldError, TransientError
 from libs.common.jwks import JwksKeys, KeySetUnavailable
 from libs.common.settings import HeraldSettings
@@ -21,7 +20,6 @@ from libs.common.settings import HeraldSettings
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 ASYMMETRIC_ALGS = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}
 LEEWAY_S = 10  # clock skew between the token issuer and us
-T = TypeVar("T")
 # A removed key works at most this long; each fetch is one small GET per process.
 JWKS_CACHE_S = 300.0
 # Unknown kids refetch at most this often: junk kids cost the key server 1 GET / 5 s / process.
@@ -188,14 +186,3 @@ def issue_token(
         **extra,
     }
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithms[0])
-
-
-def match_api_key(api_keys: Mapping[str, T], presented: str | None) -> T | None:
-    """What a valid key maps to (its principal), compared in constant time; None otherwise."""
-    if not presented:
-        return None
-    found = None
-    for key, value in api_keys.items():
-        if hmac.compare_digest(key.encode(), presented.encode()):
-            found = value
-    return found

@@ -1,8 +1,9 @@
-"""/healthz, /readyz and /metrics for every FastAPI service (DESIGN §14)."""
+"""/healthz, /readyz and /metrics for the FastAPI services (DESIGN §14); processor and sender
+use ``ops_app.py``, the same answers without FastAPI."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -16,22 +17,7 @@ from libs.common.metrics import (
     metrics_allowed,
     render_metrics,
 )
-
-Check = tuple[str, Callable[[], Awaitable[None]]]
-READY_TIMEOUT_S = 2.0
-
-
-async def run_checks(checks: Sequence[Check]) -> tuple[bool, dict[str, str]]:
-    import asyncio
-
-    results: dict[str, str] = {}
-    for name, check in checks:
-        try:
-            await asyncio.wait_for(check(), READY_TIMEOUT_S)
-            results[name] = "ok"
-        except Exception as exc:
-            results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-    return all(v == "ok" for v in results.values()), results
+from libs.common.readiness import Check, readiness
 
 
 def health_router(
@@ -47,12 +33,8 @@ def health_router(
         if listener is None:
             yield
             return
-        await listener.start()
-        app.state.metrics_listener = listener
-        try:
+        async with listener.serving(app.state):
             yield
-        finally:
-            await listener.close()
 
     router = APIRouter(tags=["operations"], lifespan=lifespan)
 
@@ -62,9 +44,8 @@ def health_router(
 
     @router.get("/readyz", summary="Ready: its database and broker are reachable")
     async def readyz() -> JSONResponse:
-        ok, results = await run_checks(checks())
-        body = {"status": "ok" if ok else "unavailable", "checks": results}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        status, body = await readiness(checks())
+        return JSONResponse(body, status_code=status)
 
     if metrics is None or metrics.metrics_port is None:
 

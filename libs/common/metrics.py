@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import Field
@@ -93,3 +95,13 @@ class MetricsListener:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @asynccontextmanager
+    async def serving(self, state: Any) -> AsyncIterator[None]:
+        """Listening for the duration (an app's lifespan), as ``state.metrics_listener``."""
+        await self.start()
+        state.metrics_listener = self
+        try:
+            yield
+        finally:
+            await self.close()

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus, make_bus
 from libs.common.db.engine import make_engine, make_sessionmaker, ping
-from libs.common.health import Check
+from libs.common.readiness import Check
 from libs.common.settings import BusSettings, DatabaseSettings
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from libs.common.auth import match_api_key
+from libs.common.api_keys import match_api_key
 from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.permissions import (
     CheckRequest,

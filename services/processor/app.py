@@ -7,14 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import httpx
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
 from libs.common.channels import configure
 from libs.common.db.engine import is_sqlite
-from libs.common.health import health_router
+from libs.common.ops_app import ops_app
 from libs.common.resources import Resources
 from libs.common.template_budget import set_render_deadline
 from services.processor.batch import Deps
@@ -35,6 +34,8 @@ async def make_deps(settings: ProcessorSettings, stack: AsyncExitStack) -> Deps:
     )
     directory: Directory = TableDirectory()
     if settings.directory_url:
+        import httpx  # only a deployment with an HTTP directory needs a client
+
         headers = {"X-API-Key": settings.directory_api_key} if settings.directory_api_key else {}
         client = await stack.enter_async_context(
             httpx.AsyncClient(headers=headers, timeout=settings.directory_timeout_s)
@@ -48,11 +49,11 @@ def concurrency(settings: ProcessorSettings) -> int:
     return 1 if is_sqlite(settings.database_url) else settings.processor_concurrency
 
 
-def create_app(settings: ProcessorSettings) -> FastAPI:
+def create_app(settings: ProcessorSettings) -> Starlette:
     set_render_deadline(settings.template_render_deadline_s)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             resources = await Resources.open(settings, settings)
             stack.push_async_callback(resources.close)
@@ -74,6 +75,6 @@ def create_app(settings: ProcessorSettings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
 
-    app = FastAPI(title="Herald processor", lifespan=lifespan)
-    app.include_router(health_router(lambda: app.state.resources.checks(), settings))
+    # /healthz, /readyz and /metrics only: Starlette (libs/common/ops_app.py)
+    app = ops_app(lifespan, lambda: app.state.resources.checks(), settings)
     return app

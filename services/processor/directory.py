@@ -12,9 +12,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from cachetools import TTLCache
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -26,6 +25,9 @@ from libs.common.errors import TransientError
 from libs.common.filters import Person
 from libs.common.template_context import recipient_context
 from services.processor import pgsql
+
+if TYPE_CHECKING:  # httpx loads only when HERALD_DIRECTORY_URL is set (processor/app.py)
+    import httpx
 
 log = logging.getLogger("herald.processor.directory")
 
@@ -128,6 +130,8 @@ class HttpDirectory:
         return out
 
     async def _fetch(self, tenant: str, users: list[str]) -> None:
+        import httpx  # already loaded: the client is one
+
         try:
             resp = await self._client.get(
                 f"{self._url}/users", params={"tenant": tenant, "ids": ",".join(users)}

@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import SEND_KEY, SEND_QUEUE, WORK_EXCHANGE
-from libs.common.health import health_router
 from libs.common.mediator_client import MediatorClient
+from libs.common.ops_app import ops_app
 from libs.common.resources import Resources
 from libs.common.template_budget import set_render_deadline
 from services.sender.channels import build_providers, telegram_bot
@@ -25,11 +25,11 @@ SEND_SPEC = QueueSpec(SEND_QUEUE, bindings=[(WORK_EXCHANGE, SEND_KEY)])
 STOP_GRACE_S = 10.0  # let the batch in hand finish and its outcomes be written
 
 
-def create_app(settings: SenderSettings) -> FastAPI:
+def create_app(settings: SenderSettings) -> Starlette:
     set_render_deadline(settings.template_render_deadline_s)  # digest templates
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         resources = await Resources.open(settings, settings)
         app.state.resources = resources
         mediator = MediatorClient(
@@ -64,6 +64,6 @@ def create_app(settings: SenderSettings) -> FastAPI:
             await mediator.close()
             await resources.close()
 
-    app = FastAPI(title="Herald sender", lifespan=lifespan)
-    app.include_router(health_router(lambda: app.state.resources.checks(), settings))
+    # /healthz, /readyz and /metrics only: Starlette (libs/common/ops_app.py)
+    app = ops_app(lifespan, lambda: app.state.resources.checks(), settings)
     return app

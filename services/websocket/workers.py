@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import signal
 import sys
 from collections.abc import Coroutine
@@ -43,6 +42,8 @@ def serve_gateway(
     if workers <= 1:
         run_loop(_serve(settings, host, port, reuse_port=False))
         return
+    import multiprocessing  # only for --workers N (one worker: not loaded)
+
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_worker, args=(host, port, log_level, i), name=f"herald-ws-{i}")
@@ -67,8 +68,10 @@ def serve_gateway(
 
 def _worker(host: str, port: int, log_level: str, index: int) -> None:
     """A spawned process: settings come from the inherited environment."""
+    from libs.common.lean_imports import refuse_unused_extras
     from libs.common.logging import configure_logging
 
+    refuse_unused_extras()  # as `herald run` does before anything else
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     settings = WebsocketSettings()

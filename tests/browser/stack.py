@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 import yaml
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from herald.demo import seed_demo
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
@@ -188,7 +188,7 @@ class Stack:
 
 
 async def start_http(
-    app: FastAPI, sock: socket.socket, servers: list[tuple[uvicorn.Server, asyncio.Task[None]]]
+    app: Starlette, sock: socket.socket, servers: list[tuple[uvicorn.Server, asyncio.Task[None]]]
 ) -> None:
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)

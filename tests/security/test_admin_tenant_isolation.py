@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Delivery, Event, EventType, Template, Tenant
-from services.ingest.admin import VIEWS
+from services.ingest.admin.mount import VIEWS
 from services.ingest.admin.passwords import hash_password
 from services.ingest.admin.users import set_admin_user
 from tests.apps import running

@@ -1,54 +1,21 @@
-"""The admin UI (sqladmin) mounted on the ingest app at /admin (DESIGN §1, issue 10)."""
+"""The admin UI (sqladmin) mounted on the ingest app at /admin (DESIGN §1, issue 10).
+
+This package's own import stays light: ingest reads the admin's settings whether or not the
+admin is on, and sqladmin, WTForms and the views load (``mount.py``) only when it is.
+"""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqladmin import Admin, BaseView, ModelView
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-
-from services.ingest.admin.auth import AdminAccounts, AdminAuth
-from services.ingest.admin.catalog_views import (
-    ChannelPreferenceAdmin,
-    DigestScheduleAdmin,
-    EventTypeAdmin,
-    RecipientAdmin,
-    SubscriptionAdmin,
-)
-from services.ingest.admin.context import AdminContext, LateBoundSessions
-from services.ingest.admin.csrf import SameOriginMiddleware
-from services.ingest.admin.dead_letters_view import DeadLettersView
-from services.ingest.admin.deliveries_views import DeliveryAdmin
-from services.ingest.admin.events_views import EventAdmin, RejectedAdmin
-from services.ingest.admin.layouts_view import EmailLayoutAdmin
-from services.ingest.admin.scope import TenantAuthorization
 from services.ingest.admin.settings import AdminSettings
-from services.ingest.admin.story_view import StoryView
-from services.ingest.admin.templates_views import TemplateAdmin
-from services.ingest.admin.tenants_view import TenantAdmin
+
+if TYPE_CHECKING:
+    from sqladmin import Admin
+    from starlette.applications import Starlette
 
 log = logging.getLogger("herald.admin")
-
-BASE_URL = "/admin"
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-VIEWS: tuple[type[ModelView] | type[BaseView], ...] = (
-    TenantAdmin,
-    EventTypeAdmin,
-    TemplateAdmin,
-    EmailLayoutAdmin,
-    RecipientAdmin,
-    SubscriptionAdmin,
-    ChannelPreferenceAdmin,
-    DigestScheduleAdmin,
-    EventAdmin,
-    RejectedAdmin,
-    DeliveryAdmin,
-    StoryView,
-    DeadLettersView,
-)
 
 
 def mount_admin(app: Starlette, settings: AdminSettings) -> Admin | None:
@@ -56,20 +23,6 @@ def mount_admin(app: Starlette, settings: AdminSettings) -> Admin | None:
     if not settings.admin_session_secret:
         log.info("admin UI off: set HERALD_ADMIN_SESSION_SECRET to enable /admin")
         return None
-    ctx = AdminContext(app)
-    sessions = LateBoundSessions(ctx)
-    admin = Admin(
-        app,
-        session_maker=sessions,
-        base_url=BASE_URL,
-        title="Herald admin",
-        templates_dir=str(TEMPLATES_DIR),
-        middlewares=[Middleware(SameOriginMiddleware)],
-        authentication_backend=AdminAuth(settings, AdminAccounts(settings, ctx.sessions), BASE_URL),
-        authorization_backend=TenantAuthorization(),  # tenant-bound accounts (DESIGN §15)
-    )
-    for view in VIEWS:
-        # sqladmin keeps per-admin state on the view class: give each mounted admin its own
-        bound: Any = type(view.__name__, (view,), {"ctx": ctx})
-        admin.add_view(bound)
-    return admin
+    from services.ingest.admin.mount import mount
+
+    return mount(app, settings)

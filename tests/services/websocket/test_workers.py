@@ -69,6 +69,15 @@ async def _scraped(port: int) -> int:
         return (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code
 
 
+async def _listening(*ports: int) -> bool:
+    """Every worker's metrics listener is up (one worker may serve the port before the
+    other has started its listener)."""
+    try:
+        return all([await _scraped(p) == 200 for p in ports])
+    except httpx.HTTPError:
+        return False
+
+
 async def test_two_workers_share_the_port(database_url: str, amqp_url: str) -> None:
     port, metrics_port = _free_port(), _free_port()
     args = [*CLI, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
@@ -79,7 +88,11 @@ async def test_two_workers_share_the_port(database_url: str, amqp_url: str) -> N
     try:
         for _ in range(300):
             workers = _children(proc.pid)
-            if len(workers) == 2 and await _serving(port):
+            if (
+                len(workers) == 2
+                and await _serving(port)
+                and await _listening(metrics_port, metrics_port + 1)
+            ):
                 break
             await asyncio.sleep(0.1)
         assert len(workers) == 2
