@@ -59,6 +59,26 @@ def run(
     uvicorn.run(build_asgi(service, settings), **uvicorn_settings(host, bind_port))
 
 
+@app.command("acl-reference")
+def acl_reference(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="port")] = 8005,
+) -> None:
+    """The reference permissions backend on HERALD_DATABASE_URL: the people of an object may
+    read it, their managers too (docs/permissions.md). compose.yaml runs it in place of your
+    modules' own endpoints; replace it with them. HERALD_ACL_REFERENCE_TOKEN: the bearer
+    token calls must carry."""
+    import uvicorn
+
+    from services.acl_mediator.reference_server import ReferenceSettings, reference_app
+
+    try:
+        settings = ReferenceSettings()
+    except ValidationError as exc:
+        _fail(explain("acl-reference", exc))
+    uvicorn.run(reference_app(settings), **uvicorn_settings(host, port))
+
+
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Option(help="target Alembic revision")] = "head",

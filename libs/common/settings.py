@@ -24,8 +24,9 @@ DEFAULT_PORTS: dict[str, int] = {
 class HeraldSettings(BaseSettings):
     """Base: the prefix, the .env file, and nothing else."""
 
+    # an empty variable is an unset one: compose passes `${VAR:-}` for "not configured"
     model_config = SettingsConfigDict(
-        env_prefix="HERALD_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="HERALD_", env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
     )
 
 

@@ -1,8 +1,9 @@
 """Each service imports only what it runs (DESIGN §12: five idle services in 300 MiB).
 
 In a fresh interpreter, each service is built the way ``herald run <service>`` builds it
-(``herald.services.prepare``, its app, what uvicorn loads to serve it), and what lands in ``sys.modules`` must leave out
-the heavy packages that service never uses. bench/memory measures what it costs.
+(``herald.services.prepare``, its app, what uvicorn loads to serve it), and what lands in
+``sys.modules`` must leave out the heavy packages that service never uses. bench/memory
+measures what it costs.
 """
 
 from __future__ import annotations

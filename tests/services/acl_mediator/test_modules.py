@@ -68,7 +68,7 @@ def test_settings_refuse_to_start_on_a_broken_file(tmp_path: Path) -> None:
 
 
 def test_example_and_dev_files_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HERALD_ACL_TENDERS_TOKEN", "Bearer example")
+    monkeypatch.setenv("HERALD_ACL_REFERENCE_AUTH", "Bearer example")
     example = Path(__file__).resolve().parents[3] / "deploy" / "config" / "acl-modules.yaml"
     assert example.exists()
     assert parse_modules(example.read_text(), str(example)).modules
