@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.chaos.browser_verdict import TabCount
 from tests.chaos.verdict import large_outcomes
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def render(r: ChaosResult, logs: Path) -> str:
         *_large(r),
         *_poison(r),
         *_duplicates(r),
+        *_browsers(r),
         "queues at the end (consumers/messages/unacked): "
         + ", ".join(f"{q} {c}/{n}/{u}" for q, (c, n, u) in sorted(r.queues.items())),
     ]
@@ -37,7 +39,8 @@ def render(r: ChaosResult, logs: Path) -> str:
         lines += ["", "PASSED: events lost 0, events failed 0, deliveries lost 0, every final"
                   " status as computed, every large event whole, every poison message rejected"
                   " with its reason (none dead-lettered, none unacked), every e-mail accepted,"
-                  " duplicates only after faults that can cause them, same Message-ID"]  # fmt: skip
+                  " duplicates only after faults that can cause them, same Message-ID;"
+                  " every browser tab got every notification once, in cursor order"]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -124,6 +127,31 @@ def _duplicates(r: ChaosResult) -> list[str]:
         f"duplicated mails per such fault: {ratio}; unexplained: {len(f.duplicates_unexplained)}",
         *(f"    {n:4d} after {label}" for label, n in sorted(f.duplicates_by_fault.items())),
     ]
+
+
+def _browsers(r: ChaosResult) -> list[str]:
+    """Per user (its tabs summed): the verdict at the browser and how hard the tabs roamed."""
+    by_user: dict[str, list[TabCount]] = defaultdict(list)
+    for c in r.browsers:
+        by_user[c.tab.split("/")[0]].append(c)
+    out = [f"browsers: {len(by_user)} users, {len(r.browsers)} tabs dropping and resuming"]
+    for user, tabs in sorted(by_user.items()):
+        failures: Counter[str] = Counter()
+        for c in tabs:
+            failures.update(c.failures)
+        out.append(
+            f"  {user}: cursor {min(c.first_seq for c in tabs)}→{tabs[0].final_seq}, "
+            f"expected per tab {'/'.join(str(c.expected) for c in tabs)}, "
+            f"delivered {'/'.join(str(c.delivered) for c in tabs)}, "
+            f"lost {sum(len(c.lost) for c in tabs)}, "
+            f"duplicated {sum(len(c.duplicated) for c in tabs)}, "
+            f"out of order {sum(len(c.out_of_order) for c in tabs)}, "
+            f"unexpected {sum(len(c.unexpected) for c in tabs)}; "
+            f"connects {sum(c.connects for c in tabs)}, resumed {sum(c.resumes for c in tabs)}, "
+            f"reloads {sum(c.reloads for c in tabs)} (covering "
+            f"{sum(c.reloaded for c in tabs)}), failed connections {dict(failures)}"
+        )
+    return out
 
 
 def _log_tails(logs: Path) -> list[str]:

@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.chaos import population
+from tests.chaos.browser_verdict import TabCount, browser_problems, count_tab, inboxes
+from tests.chaos.browsers import Browsers, stop_quietly
 from tests.chaos.expected import expected_deliveries, expected_notifications
 from tests.chaos.faults import KILL, POSTGRESQL, FaultRecord, Injector, plan_faults
 from tests.chaos.load import LoadStats, Producer
@@ -67,6 +69,7 @@ class ChaosResult:
     expected_rows: Counter[str] = field(default_factory=Counter)  # delivery rows by status
     expected_notes: int = 0
     large: list[str] = field(default_factory=list)  # the large events' ids
+    browsers: list[TabCount] = field(default_factory=list)  # what each browser tab got
 
     @property
     def duplicate_causes(self) -> int:
@@ -106,9 +109,19 @@ async def _storm(stack: Stack, config: ChaosConfig) -> tuple[LoadStats, Injector
 
 async def _run(stack: Stack, config: ChaosConfig) -> ChaosResult:
     started = time.monotonic()
-    stats, injector = await _storm(stack, config)
-    stored = config.events + len(injector.published_large)
-    settled = await wait_quiescent(stack.db_url, stored, config.settle_timeout_s)
+    ports = stack.procs.ports
+    browsers = Browsers(ports["websocket"], ports["ingest"], config.seed)
+    await browsers.open()
+    roaming = asyncio.create_task(browsers.roam())  # the tabs drop and resume all along
+    try:
+        stats, injector = await _storm(stack, config)
+        stored = config.events + len(injector.published_large)
+        settled = await wait_quiescent(stack.db_url, stored, config.settle_timeout_s)
+        browsers.stop.set()
+        await roaming
+        await browsers.close()
+    finally:
+        await stop_quietly(roaming)
     seen = await observe(stack.db_url, stack.sink_record, settled)
     planned = population.plan_events(config.events, config.seed)
     large = population.plan_large(config.large, config.seed)
@@ -127,6 +140,9 @@ async def _run(stack: Stack, config: ChaosConfig) -> ChaosResult:
     result.expected_notes, result.large = len(notes), [e.id for e in large]
     result.queues, broker = await asyncio.to_thread(broker_problems, stack.rabbit)
     result.problems = problems(findings, SENDER_BATCH * SENDER_LOOPS) + broker
+    users = await inboxes(stack.db_url, {t.user for t in browsers.tabs})
+    result.browsers = [count_tab(t, users[t.user]) for t in browsers.tabs]
+    result.problems += browser_problems(result.browsers)
     if not seen.settled:
         result.problems.insert(0, f"not quiescent within {config.settle_timeout_s:.0f}s")
     result.problems += [

@@ -33,7 +33,14 @@ DATABASE = "herald"
 # on a machine at load 10-16 leases then ran out on rows still being sent (docs/chaos.md)
 LEASE_S = 15
 SENDER_BATCH, SENDER_LOOPS = 100, 2  # at most 200 deliveries in a sender's hands at once
+# small, so the browser tabs' resumes (browsers.py) read several replay pages, and a tab away
+# through a long outage is told `recovered: false` and reloads over REST. 40 made more than
+# half of the busiest tabs' items come from REST reloads: the replay then proved too little
+WS_RESUME_PAGE, WS_RESUME_MAX_ITEMS = 10, 120
 HELPERS = ("smtp_sink", "acl_backend")
+# the user JWTs the services accept; the chaos suite's browser tabs mint theirs with them
+JWT_SECRET = "chaos-jwt-secret-0123456789abcdefghijklmnop"
+JWT_AUDIENCE, JWT_ISSUER = "herald-chaos", "https://sso.chaos.test"
 
 
 def service_env(db_url: str, amqp_url: str, ports: dict[str, int], root: Path) -> dict[str, str]:
@@ -42,9 +49,9 @@ def service_env(db_url: str, amqp_url: str, ports: dict[str, int], root: Path) -
         "HERALD_AMQP_URL": amqp_url,
         "HERALD_DB_POOL_SIZE": "5",
         "HERALD_API_KEYS": json.dumps({API_KEY: "*"}),
-        "HERALD_JWT_SECRET": "chaos-jwt-secret-0123456789abcdefghijklmnop",
-        "HERALD_JWT_AUDIENCE": "herald-chaos",
-        "HERALD_JWT_ISSUER": "https://sso.chaos.test",
+        "HERALD_JWT_SECRET": JWT_SECRET,
+        "HERALD_JWT_AUDIENCE": JWT_AUDIENCE,
+        "HERALD_JWT_ISSUER": JWT_ISSUER,
         "HERALD_MEDIATOR_URL": f"http://127.0.0.1:{ports['acl_mediator']}",
         "HERALD_MEDIATOR_API_KEY": API_KEY,
         "HERALD_ACL_MODULES_FILE": str(root / "acl-modules.yaml"),
@@ -58,6 +65,8 @@ def service_env(db_url: str, amqp_url: str, ports: dict[str, int], root: Path) -
         "HERALD_SENDER_SWEEP_INTERVAL_S": "0.5",
         "HERALD_PROCESSOR_SWEEP_INTERVAL_S": "1",
         "HERALD_PROCESSOR_SWEEP_AGE_S": "2",
+        "HERALD_WS_RESUME_LIMIT": str(WS_RESUME_PAGE),
+        "HERALD_WS_RESUME_MAX_ITEMS": str(WS_RESUME_MAX_ITEMS),
     }
 
 

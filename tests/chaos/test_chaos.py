@@ -3,7 +3,9 @@ while services are SIGKILLed, RabbitMQ and PostgreSQL restart, a processor is ki
 writes a 5,000-recipient event and poison messages arrive between the chunks. Nothing may be
 lost or fail, every delivery ends in the status computed up front (subscriptions, digest-mode
 users, de-duplication), every poison message is a rejected row, and an e-mail may go twice
-only after a fault that can cause it, with the same Message-ID.
+only after a fault that can cause it, with the same Message-ID. Meanwhile 6 users × 2 browser
+tabs (real websocket clients) drop and resume by cursor: each tab gets every notification of
+its user once, in cursor order, through the gateway's SIGKILL too.
 
 The full run (10,000 events) is `make chaos`; docs/chaos.md explains both.
 """
@@ -24,6 +26,7 @@ def test_reduced_chaos_run_loses_nothing() -> None:
     kinds = {r.fault.kind for r in result.faults}
     assert {KILL, RABBITMQ, POSTGRESQL, LARGE_KILL} <= kinds  # the storm really happened
     assert result.kills.get("sender", 0) >= 1
+    assert result.kills.get("websocket", 0) >= 1 and result.kills.get("processor", 0) >= 1
     assert any(r.landed_on for r in result.faults if r.fault.kind == LARGE_KILL)
     assert result.load.published == REDUCED.events
     assert result.load.poison == REDUCED.poison
@@ -41,4 +44,8 @@ def test_reduced_chaos_run_loses_nothing() -> None:
     assert not f.mails_missing and not f.mails_foreign
     assert not f.duplicates_differing and not f.duplicates_unexplained
     assert not f.duplicates_unclaimed
+    tabs = result.browsers
+    assert len(tabs) == 12 and all(c.expected > 0 for c in tabs)  # every tab had work
+    assert all(c.resumes >= 5 for c in tabs)  # and dropped and resumed along the way
+    assert [c.tab for c in tabs if c.lost or c.duplicated or c.out_of_order or c.unexpected] == []
     assert result.problems == []

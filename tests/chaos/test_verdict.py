@@ -3,8 +3,11 @@ claim and de-duplication rules, and ``examine`` names every broken promise it is
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
+from tests.chaos.browser_verdict import browser_problems, count_tab
+from tests.chaos.browsers import Tab
 from tests.chaos.expected import expected_deliveries, expected_notifications
 from tests.chaos.poison import KINDS, plan_poison
 from tests.chaos.population import COMMENTED, UPDATED, PlannedEvent, plan_large
@@ -92,3 +95,29 @@ def _browser_rows_with_faults() -> dict[tuple[str, str, str], list[Row]]:
         ("e-1", "u-007", "browser"): [Row("FAILED", 4, 5, "mediator")],
         ("e-1", "u-026", "browser"): [Row("SENT", 5, 1, ""), Row("SENT", 6, 1, "")],
     }  # fmt: skip
+
+
+def _tab(*cursors: int, welcome: int = 2) -> Tab:
+    tab = Tab("u-000", 0, random.Random(1))
+    tab.take({"type": "welcome", "cursor": f"c1.{welcome}"})
+    for seq in cursors:
+        tab.take({"type": "notification", "cursor": f"c1.{seq}", "item": {"id": 100 + seq}})
+    return tab
+
+
+def test_browser_verdict_counts_lost_duplicated_and_out_of_order_per_tab() -> None:
+    inbox = {100 + seq: seq for seq in range(1, 8)}  # visible cursor values 1..7
+    clean = count_tab(_tab(3, 4, 5, 6, 7), inbox)  # 1 and 2 came before its first welcome
+    assert (clean.expected, clean.lost, clean.duplicated, clean.out_of_order) == (5, [], {}, [])
+    assert browser_problems([clean]) == []
+
+    reloaded = _tab(3, 6, 7)
+    reloaded.reloaded_ids = {104, 105}  # 4 and 5 shown by a REST reload: not lost
+    assert count_tab(reloaded, inbox).lost == [] and count_tab(reloaded, inbox).reloaded == 2
+
+    broken = count_tab(_tab(3, 5, 4, 5, 7, 9), inbox)
+    assert broken.lost == [6] and broken.duplicated == {5: 2} and broken.unexpected == [9]
+    assert broken.out_of_order == [(5, 4), (5, 5)]
+    holed = {i: seq for i, seq in inbox.items() if seq != 6}  # a value the inbox never shows
+    assert count_tab(_tab(3, 4, 5, 7), holed).lost == [6]
+    assert len(browser_problems([clean, broken])) == 4
