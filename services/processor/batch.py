@@ -154,7 +154,7 @@ async def _plan(
 
 
 def _etype(snapshot: Snapshot, e: Loaded) -> TypeInfo:
-    return snapshot.event_type(e.env.source, e.env.type)
+    return snapshot.event_type(e.env.tenant, e.env.source, e.env.type)
 
 
 async def _direct(session: AsyncSession, e: Loaded, snapshot: Snapshot, cap: int) -> list[Claim]:

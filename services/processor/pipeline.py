@@ -93,15 +93,18 @@ class EventPlanner:
         digests: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.event = event
-        self._etype = snapshot.event_type(event.env.source, event.env.type)
+        self._etype = snapshot.event_type(event.env.tenant, event.env.source, event.env.type)
         self._renderer = EventRenderer(snapshot, self._etype, event.id, event.env)
         self._people, self._prefs, self._digests = people, prefs, digests or {}
         self._available = snapshot.available
+        self._defaults = snapshot.default_modes(event.env.tenant)  # what users did not set
 
     def _terms(self, user_id: str) -> Terms:
         env = self.event.env
         prefs, digests = self._prefs.get(user_id, {}), self._digests.get(user_id, frozenset())
-        return Terms(env.source, self._etype, env.priority, prefs, digests, self._available)
+        return Terms(
+            env.source, self._etype, env.priority, prefs, digests, self._available, self._defaults
+        )
 
     def person(self, user_id: str, claims: list[Claim]) -> PersonPlan:
         person = self._people.get(user_id)
