@@ -80,6 +80,27 @@ def acl_reference(
 
 
 @app.command()
+def doctor(
+    service: Annotated[
+        list[Service] | None, typer.Argument(help="the services to check (default: all five)")
+    ] = None,
+    timeout_s: Annotated[float, typer.Option(help="per connection, in seconds")] = 3.0,
+) -> None:
+    """Check a configuration without starting anything: each service's settings and files,
+    and whether the database (migrated?), RabbitMQ, SMTP, the mediator, the module backends
+    and the JWKS URL answer. Prints what is wrong and how to fix it; exit code 1 if anything
+    is (for CI)."""
+    from herald.doctor import plan, report
+    from herald.doctor import run as probe
+
+    services = service or list(Service)
+    typer.echo(f"herald doctor: {', '.join(s.value for s in services)}")
+    text, code = report(asyncio.run(probe(plan(services, timeout_s), timeout_s)))
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+@app.command()
 def migrate(
     revision: Annotated[str, typer.Option(help="target Alembic revision")] = "head",
 ) -> None:

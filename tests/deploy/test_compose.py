@@ -40,13 +40,6 @@ from tests.deploy.compose_file import (
     read_env_file,
     service,
 )
-from tests.infra import (
-    TEST_DATABASE_URL,
-    create_database,
-    drop_database,
-    unique_name,
-    with_database,
-)
 from tests.services.sender.support import SmtpSink
 
 HERALD = ("acl-reference", "acl_mediator", "ingest", "processor", "sender", "websocket")
@@ -157,17 +150,6 @@ class Local:
         if spec.name in self.ports:
             args += ["--host", "127.0.0.1", "--port", str(self.ports[spec.name])]
         return args
-
-
-@pytest.fixture
-async def empty_database() -> AsyncIterator[str]:
-    """compose's PostgreSQL starts empty: migrate runs on nothing."""
-    name = unique_name("herald_compose")
-    await create_database(name)
-    try:
-        yield with_database(TEST_DATABASE_URL, name)
-    finally:
-        await drop_database(name)
 
 
 @asynccontextmanager
