@@ -23,7 +23,6 @@ from websockets.typing import Origin
 from libs.common.auth import LEEWAY_S, TokenVerifier
 from libs.common.bus.base import Consumer, QueueSpec
 from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
-from libs.common.readiness import run_checks
 from libs.common.mediator_client import MediatorClient
 from libs.common.metrics import (
     METRICS_CONTENT_TYPE,
@@ -31,6 +30,7 @@ from libs.common.metrics import (
     metrics_allowed,
     render_metrics,
 )
+from libs.common.readiness import run_checks
 from libs.common.resources import Resources
 from libs.common.tenants import TenantRegistry
 from services.websocket import metrics, protocol
