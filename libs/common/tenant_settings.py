@@ -82,8 +82,22 @@ class DigestSettings(_Strict):
         return base.model_copy(update={k: v for k, v in mine.items() if v is not None})
 
 
+Days = Annotated[int, Field(ge=1, le=36_500)]
+
+
+class RetentionDays(_Strict):
+    """How long this tenant's rows are kept, in days (each optional: HERALD_RETENTION_*)."""
+
+    events_days: Days | None = None  # processed and failed events
+    notifications_days: Days | None = None
+    deliveries_days: Days | None = None
+    attempts_days: Days | None = None
+    # rejected rows carry no trusted tenant: HERALD_RETENTION_REJECTED_DAYS alone rules them
+
+
 class TenantSettings(_Strict):
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    retention: RetentionDays = Field(default_factory=RetentionDays)
     default_modes: dict[Module, dict[Channel, Mode]] = Field(
         default_factory=dict,
         max_length=MAX_MODULES,

@@ -19,6 +19,8 @@ from libs.common.template_budget import set_render_deadline
 from services.processor.batch import Deps
 from services.processor.catalog import Catalog
 from services.processor.directory import Directory, HttpDirectory, TableDirectory
+from services.processor.retention import start as start_retention
+from services.processor.retention import stop as stop_retention
 from services.processor.settings import ProcessorSettings
 from services.processor.worker import Processor
 
@@ -67,6 +69,8 @@ def create_app(settings: ProcessorSettings) -> Starlette:
             prefetch = max(settings.amqp_prefetch, settings.processor_batch_max)
             consumer = await resources.bus.consume(PROCESS_SPEC, worker.on_nudge, prefetch)
             stack.push_async_callback(consumer.cancel)
+            retention = start_retention(resources.sessions, settings)  # DESIGN §15
+            stack.push_async_callback(stop_retention, retention)
             sweep = asyncio.create_task(worker.sweep_forever())
             try:
                 yield

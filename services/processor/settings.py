@@ -9,10 +9,16 @@ from libs.common.metrics import MetricsSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.settings import BusSettings, DatabaseSettings
 from libs.common.template_budget import TemplateSettings
+from services.processor.retention import RetentionSettings
 
 
 class ProcessorSettings(
-    DatabaseSettings, BusSettings, TemplateSettings, MetricsSettings, ChannelSettings
+    DatabaseSettings,
+    BusSettings,
+    TemplateSettings,
+    MetricsSettings,
+    ChannelSettings,
+    RetentionSettings,  # HERALD_RETENTION_*: the sweeper runs in the processor
 ):
     processor_sweep_interval_s: float = Field(default=2.0, gt=0)
     processor_sweep_age_s: float = Field(

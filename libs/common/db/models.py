@@ -78,6 +78,7 @@ class Event(Base):
         Index("ix_events_entity", "tenant", "entity_type", "entity_id"),
         # the subscription preview: recent events of one source and entity type
         Index("ix_events_recent", "tenant", "source", "entity_type", "received_at"),
+        Index("ix_events_retention", "tenant", "received_at"),  # a tenant's oldest first
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -251,6 +252,7 @@ class Notification(Base):
         Index("ix_notifications_source", "tenant", "user_id", "source", "id"),  # ?source=
         # the websocket resume cursor: per user, committed in order (DESIGN §8)
         Index("ix_notifications_user_seq", "tenant", "user_id", "user_seq", unique=True),
+        Index("ix_notifications_retention", "tenant", "created_at"),  # a tenant's oldest first
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -300,6 +302,10 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_user", "tenant", "user_id", "channel", "status"),
         Index("ix_deliveries_digest", "digest_id"),
+        Index("ix_deliveries_retention", "tenant", "created_at"),  # a tenant's oldest first
+        # every delivery of a notification (uq_deliveries_live leaves SKIPPED ones out): what
+        # deleting a notification cascades to, and the admin's trail
+        Index("ix_deliveries_notification", "notification_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
