@@ -51,7 +51,7 @@ def add_command(
     key: Key,
     name: Annotated[str, typer.Option(help="shown in the admin")] = "",
     settings: Annotated[
-        str, typer.Option(help='JSON, e.g. \'{"digest": {"time": "08:00"}}\' (docs/admin.md)')
+        str, typer.Option(help='JSON, e.g. \'{"digest": {"time": "08:00"}}\' (docs/tenants.md)')
     ] = "{}",
 ) -> None:
     """Register a tenant (enabled): its events and tokens are accepted from now on."""

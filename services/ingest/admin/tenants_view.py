@@ -1,5 +1,5 @@
 """The tenant registry in the admin (DESIGN §15): add a tenant, disable it, edit its settings
-(digest defaults, default modes, retention — docs/admin.md). Saved with the same checks as
+(digest defaults, default modes, retention — docs/tenants.md). Saved with the same checks as
 ``herald tenant``; running services see the change within the registry's cache time."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class TenantAdmin(HeraldView, model=Tenant):
         },
         "settings": {
             "description": 'JSON, e.g. {"digest": {"days": [0, 2, 4], "time": "08:00", '
-            '"timezone": "Europe/Berlin"}} — the fields are in docs/admin.md'
+            '"timezone": "Europe/Berlin"}} — the fields are in docs/tenants.md'
         },
     }
 
