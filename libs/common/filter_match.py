@@ -16,9 +16,12 @@ from typing import Any, get_args
 from libs.common.filter_subject import (
     DEFAULT_ZONE,
     NOBODY,
-    Field,
-    Getter,
+    FieldRef,
     Subject,
+    field_ref,
+    number,
+    raw,
+    when,
 )
 from libs.common.filters import (
     DEFAULT_SCOPE,
@@ -36,16 +39,16 @@ from libs.common.filters import (
     stored_filter,
 )
 
-Predicate = Callable[[Subject], bool]
-ZonedPredicate = Callable[[Subject, tzinfo], bool]
+# A compiled condition: (op, where it reads, its value prepared for the test) — atomic tuples
+# only (filter_subject.py says why). Values: eq/in → (numbers, other options); ranges → (low,
+# high) with None for an open end; day operators → the count (or overdue's boolean); person
+# operators → the ids.
+Cond = tuple[str, FieldRef, Any]
+Test = Callable[[Subject, FieldRef, Any, tzinfo], bool]
 OPS = frozenset(get_args(Op))
 SCOPES = frozenset(get_args(Scope))
 CONDITION_KEYS = frozenset({"in", "field", "op", "value"})
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality as JSON means it: ``true`` is not ``1`` (Python's ``True == 1`` is)."""
-    return isinstance(a, bool) is isinstance(b, bool) and bool(a == b)
+ZONED_OPS = frozenset({"within_days", "due_within_days", "overdue", "older_than_days"})
 
 
 def people_in(value: Any) -> list[str]:
@@ -57,50 +60,41 @@ def people_in(value: Any) -> list[str]:
     return []
 
 
-def _among(f: Field, options: Sequence[Any]) -> Predicate:
-    """``in``: a number option matches a number or numeric string of that value; a string or
-    boolean option matches itself exactly."""
-    numbers = frozenset(x for x in options if is_number(x))
-    others = tuple(x for x in options if not is_number(x))
-    if not others:
-        return lambda s: f.number(s) in numbers
-    return lambda s: f.number(s) in numbers or any(_same(f.raw(s), x) for x in others)
+def _among(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    """``eq``/``in``: a string option matches the same string, a boolean the same boolean,
+    a number option a number or numeric string of that value (the coercion rules)."""
+    numbers, strings, booleans = v
+    a = raw(s, ref)
+    kind = type(a)
+    if kind is str:
+        if a in strings:
+            return True
+    elif kind is bool:
+        return a in booleans
+    if not numbers:
+        return False
+    n = number(s, ref)
+    return n is not None and n in numbers
 
 
-def _value_test(op: str, f: Field, v: Any) -> Predicate | None:
-    if op in ("eq", "ne"):
-        v = [v]
-    elif op not in ("in", "not_in"):
-        return None
-    among = _among(f, v)
-    if op in ("eq", "in"):
-        return among
-    return lambda s: not among(s)
+def _not_among(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    return not _among(s, ref, v, zone)
 
 
-def _number_range(op: str, f: Field, v: Any) -> Predicate:
-    lo, hi = (v, None) if op == "gte" else (None, v) if op == "lte" else v
-
-    def inside(s: Subject) -> bool:
-        n = f.number(s)
-        return n is not None and (lo is None or n >= lo) and (hi is None or n <= hi)
-
-    return inside
+def _number_range(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    n = number(s, ref)
+    lo, hi = v
+    return n is not None and (lo is None or n >= lo) and (hi is None or n <= hi)
 
 
-def _date_range(op: str, f: Field, v: Any) -> ZonedPredicate:
-    bounds = [as_when(x) for x in (v if op == "between" else [v])]
-    lo, hi = (bounds[0], None) if op == "gte" else (None, bounds[0]) if op == "lte" else bounds
-
-    def inside(s: Subject, zone: tzinfo) -> bool:
-        w = f.when(s)
-        if w is None:
-            return False
-        return (lo is None or compare_when(w, lo, zone) >= 0) and (
-            hi is None or compare_when(w, hi, zone) <= 0
-        )
-
-    return inside
+def _date_range(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    w = when(s, ref)
+    if w is None:
+        return False
+    lo, hi = v
+    return (lo is None or compare_when(w, lo, zone) >= 0) and (
+        hi is None or compare_when(w, hi, zone) <= 0
+    )
 
 
 def _passed(w: When, s: Subject, zone: tzinfo) -> bool:
@@ -110,76 +104,120 @@ def _passed(w: When, s: Subject, zone: tzinfo) -> bool:
     return w < s.today(zone)
 
 
-def _day_test(op: str, f: Field, v: Any) -> ZonedPredicate:
-    days: int | bool = v if isinstance(v, bool) else int(v)
-
-    def test(s: Subject, zone: tzinfo) -> bool:
-        w = f.when(s)
-        if w is None:
-            return False
-        if op == "overdue":
-            return _passed(w, s, zone) is days
-        gap = (local_day(w, zone) - s.today(zone)).days
-        if op == "within_days":
-            return abs(gap) <= days
-        if op == "due_within_days":
-            return gap <= days and not _passed(w, s, zone)
-        return gap < -days  # older_than_days
-
-    return test
+def _gap(w: When, s: Subject, zone: tzinfo) -> int:
+    return (local_day(w, zone) - s.today(zone)).days
 
 
-def _person_test(op: str, f: Field, v: Any) -> Predicate:
-    wanted = frozenset(v)
-    get = f.raw
-    if op == "users_any":
-        return lambda s: not wanted.isdisjoint(people_in(get(s)))
-    if op == "roles_any":
-        return lambda s: any(
-            not wanted.isdisjoint(s.people.get(p, NOBODY).roles) for p in people_in(get(s))
-        )
-    return lambda s: any(s.people.get(p, NOBODY).company_id in wanted for p in people_in(get(s)))
+def _within(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    w = when(s, ref)
+    return w is not None and abs(_gap(w, s, zone)) <= v
 
 
-Compiled = tuple[Predicate | None, ZonedPredicate | None, Getter | None]
+def _due_within(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    w = when(s, ref)
+    return w is not None and _gap(w, s, zone) <= v and not _passed(w, s, zone)
 
 
-def _compiled(op: str, f: Field, v: Any) -> Compiled:
-    """(a test without a zone, or one in the user's zone, and the people it asks about)."""
-    test = _value_test(op, f, v)
-    if test is not None:
-        return test, None, None
+def _overdue(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    w = when(s, ref)
+    return w is not None and _passed(w, s, zone) is v
+
+
+def _older_than(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    w = when(s, ref)
+    return w is not None and _gap(w, s, zone) < -v
+
+
+def _users_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    return any(p in v for p in people_in(raw(s, ref)))
+
+
+def _roles_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    people = s.people
+    return any(not people.get(p, NOBODY).roles.isdisjoint(v) for p in people_in(raw(s, ref)))
+
+
+def _companies_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
+    people = s.people
+    return any(people.get(p, NOBODY).company_id in v for p in people_in(raw(s, ref)))
+
+
+TESTS: dict[str, Test] = {
+    "eq": _among, "in": _among, "ne": _not_among, "not_in": _not_among,
+    "within_days": _within, "due_within_days": _due_within, "overdue": _overdue,
+    "older_than_days": _older_than, "users_any": _users_any, "roles_any": _roles_any,
+    "companies_any": _companies_any,
+}  # fmt: skip
+
+
+def _range(op: str, v: Any) -> tuple[str, Any, bool]:
+    """(test, (low, high), needs the zone): number bounds, or date bounds read in the zone."""
+    bounds = v if op == "between" else [v, None] if op == "gte" else [None, v]
+    if any(is_number(b) for b in bounds):
+        return "number_range", tuple(bounds), False
+    dates = tuple(as_when(b) if b is not None else None for b in bounds)
+    if any(b is not None and d is None for b, d in zip(bounds, dates, strict=True)):
+        raise ValueError(f"not a date: {v!r}")
+    return "date_range", dates, True
+
+
+def _options(values: Any) -> tuple[tuple[Any, ...], tuple[str, ...], tuple[bool, ...]]:
+    """(numbers, strings, booleans) among the options of eq/in."""
+    numbers, strings, booleans = [], [], []
+    for x in values:
+        kind = type(x)
+        if kind is str:
+            strings.append(x)
+        elif kind is bool:
+            booleans.append(x)
+        elif kind is int or kind is float:
+            numbers.append(x)
+        else:
+            raise ValueError(f"not a string, number or boolean: {x!r}")
+    return tuple(numbers), tuple(strings), tuple(booleans)
+
+
+def _prepared(op: str, v: Any) -> tuple[str, Any, bool]:
+    """(test name, the value as the test wants it, whether the test needs the user's zone)."""
+    if op in ("eq", "ne", "in", "not_in"):
+        return op, _options([v] if op in ("eq", "ne") else v), False
     if op in ("gte", "lte", "between"):
-        number = is_number(v[0] if op == "between" else v)
-        return (
-            (_number_range(op, f, v), None, None) if number else (None, _date_range(op, f, v), None)
-        )
-    if op in ("within_days", "due_within_days", "overdue", "older_than_days"):
-        return None, _day_test(op, f, v), None
-    return _person_test(op, f, v), None, f.raw if op != "users_any" else None
+        return _range(op, v)
+    if op in ZONED_OPS:
+        return op, v if isinstance(v, bool) else int(v), True
+    return op, tuple(str(x) for x in v), False
 
 
-def _condition(index: int, raw: Any) -> Compiled:
-    """One stored condition, compiled; FilterError when it does not even have the shape."""
-    if not (isinstance(raw, dict) and CONDITION_KEYS.issuperset(raw) and "field" in raw):
-        raise FilterError(index, f"not a condition: {raw!r}"[:200])
-    scope, field, op = raw.get("in", DEFAULT_SCOPE), raw.get("field"), raw.get("op")
+TESTS["number_range"], TESTS["date_range"] = _number_range, _date_range
+
+
+def _not_a_condition(index: int, raw_cond: Any) -> FilterError:
+    return FilterError(index, f"not a condition: {raw_cond!r}"[:200])
+
+
+def _condition(index: int, raw_cond: Any) -> tuple[Cond, bool]:
+    """One stored condition, compiled, and whether it needs the user's zone; FilterError when
+    it does not even have the shape."""
+    if not (isinstance(raw_cond, dict) and CONDITION_KEYS.issuperset(raw_cond)):
+        raise _not_a_condition(index, raw_cond)
+    scope, field, op = raw_cond.get("in", DEFAULT_SCOPE), raw_cond.get("field"), raw_cond.get("op")
     if scope not in SCOPES or not isinstance(op, str) or op not in OPS:
-        raise FilterError(index, f"not a condition: {raw!r}"[:200])
+        raise _not_a_condition(index, raw_cond)
     if not isinstance(field, str) or not field:
-        raise FilterError(index, f"not a condition: {raw!r}"[:200])
-    value = normalized_value(op, raw.get("value"))  # the rules validation applies, again
+        raise _not_a_condition(index, raw_cond)
+    value = normalized_value(op, raw_cond.get("value"))  # the rules validation applies, again
     try:  # a row edited by hand may hold a value its op cannot take
-        return _compiled(op, Field.of(scope, field), value)
+        test, prepared, zoned = _prepared(op, value)
     except (TypeError, ValueError, IndexError) as exc:
         raise FilterError(index, f"{op} cannot take {value!r}"[:200]) from exc
+    return (test, field_ref(scope, field), prepared), zoned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledFilter:
-    tests: tuple[Predicate, ...]
-    zoned: tuple[ZonedPredicate, ...]  # need the subscriber's time zone
-    person_fields: tuple[Getter, ...]  # attributes naming people whose roles/company matter
+    tests: tuple[Cond, ...]
+    zoned: tuple[Cond, ...]  # need the subscriber's time zone
+    person_fields: tuple[FieldRef, ...]  # attributes naming people whose roles/company matter
 
     @property
     def needs_zone(self) -> bool:
@@ -187,30 +225,36 @@ class CompiledFilter:
 
     def holds_anywhere(self, subject: Subject) -> bool:
         """The conditions that do not depend on the user's zone."""
-        return all(test(subject) for test in self.tests)
+        for test, ref, value in self.tests:
+            if not TESTS[test](subject, ref, value, DEFAULT_ZONE):
+                return False
+        return True
 
     def holds_in(self, subject: Subject, zone: tzinfo) -> bool:
         """The conditions that do (dates), for someone in ``zone``."""
-        return all(test(subject, zone) for test in self.zoned)
+        for test, ref, value in self.zoned:  # noqa: SIM110 - no generator per candidate
+            if not TESTS[test](subject, ref, value, zone):
+                return False
+        return True
 
     def holds(self, subject: Subject, zone: tzinfo = DEFAULT_ZONE) -> bool:
         return self.holds_anywhere(subject) and self.holds_in(subject, zone)
 
     def people(self, subject: Subject) -> set[str]:
         """User ids whose roles or company these conditions ask about."""
-        return {p for get in self.person_fields for p in people_in(get(subject))}
+        return {p for ref in self.person_fields for p in people_in(raw(subject, ref))}
 
 
-def compile_filter(raw: Any) -> CompiledFilter:
+def compile_filter(raw_filter: Any) -> CompiledFilter:
     """A stored filter (already validated when saved: only its shape is checked here, full
-    validation cost more than evaluating it) → its predicates. Raises FilterError."""
-    if not isinstance(raw, list):
+    validation cost more than evaluating it) → its compiled conditions. Raises FilterError."""
+    if not isinstance(raw_filter, list):
         raise FilterError(None, "a filter is a list of conditions")
-    compiled = [_condition(i, cond) for i, cond in enumerate(raw)]
+    compiled = [_condition(i, cond) for i, cond in enumerate(raw_filter)]
     return CompiledFilter(
-        tuple(t for t, _, _ in compiled if t),
-        tuple(z for _, z, _ in compiled if z),
-        tuple(g for _, _, g in compiled if g),
+        tuple(c for c, zoned in compiled if not zoned),
+        tuple(c for c, zoned in compiled if zoned),
+        tuple(c[1] for c, _ in compiled if c[0] in ("roles_any", "companies_any")),
     )
 
 
@@ -223,8 +267,7 @@ def matches(conditions: Sequence[Condition], subject: Subject, zone: tzinfo = DE
 
 
 def people_needed(filters: Iterable[CompiledFilter], subject: Subject) -> set[str]:
-    wanted: set[str] = set()
-    for f in filters:
-        if f.person_fields:
-            wanted |= f.people(subject)
-    return wanted
+    """The people any of these filters asks the roles or company of: each distinct field read
+    once (a hundred candidates mostly ask about the same one or two attributes)."""
+    refs = {ref for f in filters for ref in f.person_fields}
+    return {p for ref in refs for p in people_in(raw(subject, ref))}

@@ -7,14 +7,13 @@ condition reads the same value in both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from libs.common.filters import DEFAULT_TIMEZONE, Person, as_number, as_when
+from libs.common.filters import DEFAULT_TIMEZONE, Person, When, as_number, as_when
 from libs.common.schemas.envelope import EventEnvelope
 
 
@@ -84,7 +83,25 @@ class Subject:
         return found
 
 
-Getter = Callable[[Subject], Any]
+# Where a condition reads: (how, name, path, number key, date key) — strings and tuples only.
+# A compiled filter is built of such atomic tuples because the processor keeps one for each of
+# its ~100,000 subscriptions: tuples of atomic values are not tracked by the garbage collector,
+# while closures were (millions of objects that every full collection walked: 3/4 of the
+# matching benchmark's time went to the collector).
+FieldRef = tuple[int, str, tuple[str, ...], tuple[str, str, str], tuple[str, str, str]]
+ATTRIBUTE, NESTED, PAYLOAD, EVENT = 0, 1, 2, 3
+
+
+@lru_cache(maxsize=4096)  # a few hundred distinct fields: one shared tuple each
+def field_ref(scope: str, name: str) -> FieldRef:
+    path = tuple(name.split("."))
+    if scope == "event":
+        how = EVENT
+    elif scope == "payload":
+        how = PAYLOAD
+    else:
+        how = ATTRIBUTE if len(path) == 1 else NESTED
+    return (how, name, path, ("number", scope, name), ("when", scope, name))
 
 
 def _walk(root: Any, path: Sequence[str]) -> Any:
@@ -95,45 +112,33 @@ def _walk(root: Any, path: Sequence[str]) -> Any:
     return root
 
 
-def getter(scope: str, field: str) -> Getter:
-    """How to read ``field`` of ``scope`` from a subject (one dict lookup per level)."""
-    if scope == "event":
-        return lambda s: s.fields.get(field, MISSING)
-    path = tuple(field.split("."))
-    if scope == "payload":
-        return lambda s: _walk(s.payload, path)
-    if len(path) == 1:
-        name = path[0]
-        return lambda s: s.attributes.get(name, MISSING)
-    return lambda s: _walk(s.attributes, path)
+def raw(s: Subject, ref: FieldRef) -> Any:
+    """The field as the event holds it (MISSING when absent): one dict lookup per level."""
+    how = ref[0]
+    if how == ATTRIBUTE:
+        return s.attributes.get(ref[1], MISSING)
+    if how == NESTED:
+        return _walk(s.attributes, ref[2])
+    if how == PAYLOAD:
+        return _walk(s.payload, ref[2])
+    return s.fields.get(ref[1], MISSING)
 
 
-def _memoized(key: Hashable, convert: Callable[[Any], Any], get: Getter) -> Getter:
-    """``convert(get(s))``, computed once per subject and field."""
-
-    def read(s: Subject) -> Any:
-        memo = s.memo
-        if key in memo:
-            return memo[key]
-        value = memo[key] = convert(get(s))
-        return value
-
-    return read
+def number(s: Subject, ref: FieldRef) -> int | float | None:
+    """The field by the number rule, coerced once per event."""
+    key = ref[3]
+    memo = s.memo
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
+    found = memo[key] = as_number(raw(s, ref))
+    return found
 
 
-@dataclass(frozen=True)
-class Field:
-    """One field of a condition: raw, as a number, as a date (each coerced once per event)."""
-
-    raw: Getter
-    number: Getter
-    when: Getter
-
-    @classmethod
-    def of(cls, scope: str, name: str) -> Field:
-        raw = getter(scope, name)
-        return cls(
-            raw,
-            _memoized(("number", scope, name), as_number, raw),
-            _memoized(("when", scope, name), as_when, raw),
-        )
+def when(s: Subject, ref: FieldRef) -> When | None:
+    """The field by the date rule, parsed once per event."""
+    key = ref[4]
+    memo = s.memo
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
+    found = memo[key] = as_when(raw(s, ref))
+    return found

@@ -152,6 +152,8 @@ def path_problem(scope: str, field: str) -> str | None:
 def _bound(value: Any) -> Any:
     """A range bound as the rules read it: a number (numeric strings become numbers), a date
     string as it was written, or None when it is neither."""
+    if type(value) in (int, float):  # stored filters: already a number (the common case)
+        return value if math.isfinite(value) else None
     number = as_number(value)
     if number is not None:
         return number
@@ -169,10 +171,14 @@ def normalized_value(op: str, v: Any) -> Any:
     """The value as it is stored: the coercion rules applied where the op wants a number, a
     date or a day count; unchanged (and refused later) when they do not apply."""
     if op in ("gte", "lte"):
-        return _bound(v) if _bound(v) is not None else v
-    if op == "between" and isinstance(v, list) and all(_bound(x) is not None for x in v):
-        return [_bound(x) for x in v]
+        bound = _bound(v)
+        return v if bound is None else bound
+    if op == "between" and isinstance(v, list):
+        bounds = [_bound(x) for x in v]
+        return v if None in bounds else bounds
     if op in DAY_COUNT_OPS:
+        if type(v) is int:  # stored filters: already a count
+            return v
         count = _day_count(v)
         return v if count is None else count
     if op == "overdue" and v is None:

@@ -18,6 +18,7 @@ from libs.common.resources import Resources
 from libs.common.template_budget import set_render_deadline
 from services.processor.batch import Deps
 from services.processor.catalog import Catalog
+from services.processor.collector import tune_collector
 from services.processor.directory import Directory, HttpDirectory, TableDirectory
 from services.processor.retention import start as start_retention
 from services.processor.retention import stop as stop_retention
@@ -56,6 +57,7 @@ def create_app(settings: ProcessorSettings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tune_collector()
         async with AsyncExitStack() as stack:
             resources = await Resources.open(settings, settings)
             stack.push_async_callback(resources.close)

@@ -19,16 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.raw import driver_connection
 
-_KEY_COLUMNS = "s.id, s.tenant, s.source, s.entity_type, s.project_id, s.updated_at"
-# two index probes on (tenant, source, entity_type, project_id): the event's own project,
-# and the project-wide subscriptions (project_id IS NULL)
-SUBSCRIPTION_KEYS_SQL = f"""
-SELECT {_KEY_COLUMNS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(t, s, e, p)
+# Two index probes on (tenant, source, entity_type, project_id): the event's own project, and
+# the project-wide subscriptions (project_id IS NULL). Each row says which key it answers
+# (project-wide or not, and the key's 1-based position) instead of repeating the key's text:
+# ~6,000 rows per batch of 50 events, and decoding them was a tenth of the processor's CPU.
+SUBSCRIPTION_KEYS_SQL = """
+SELECT false, k.i, s.id, s.updated_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(t, s, e, p, i)
 JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.e
  AND s.project_id = k.p
 WHERE s.enabled
 UNION ALL
-SELECT {_KEY_COLUMNS} FROM unnest($5::text[], $6::text[], $7::text[]) AS k(t, s, e)
+SELECT true, k.i, s.id, s.updated_at
+FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS k(t, s, e, i)
 JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.e
  AND s.project_id IS NULL
 WHERE s.enabled"""
@@ -38,6 +41,10 @@ SUBSCRIPTIONS_SQL = (
 PEOPLE_SQL = (
     "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "
     "attributes, phone FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
+)
+MEMBERSHIPS_SQL = (
+    "SELECT user_id, project_id, roles, company_id FROM recipient_projects "
+    "WHERE tenant = $1 AND user_id = ANY($2::text[])"
 )
 PREFERENCES_SQL = (
     "SELECT user_id, source, channel, mode FROM channel_preferences "

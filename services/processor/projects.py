@@ -20,6 +20,7 @@ from libs.common.errors import PermanentError
 from libs.common.filters import Person
 from libs.common.memberships import memberships, person_in
 from libs.common.schemas.envelope import Audience, EventEnvelope
+from services.processor import pgsql
 from services.processor.directory import Entry
 
 # Everyone in the audience by their roles and company everywhere, plus the project's members
@@ -44,7 +45,7 @@ async def people_in_projects(
     by_tenant: dict[str, set[str]] = defaultdict(set)
     for (tenant, _), users in asked.items():
         by_tenant[tenant] |= users
-    held = {t: await memberships(session, t, users) for t, users in by_tenant.items() if users}
+    held = {t: await _memberships(session, t, users) for t, users in by_tenant.items() if users}
     out: dict[tuple[str, str | None], dict[str, Person]] = {}
     for (tenant, project), users in asked.items():
         known, member = people.get(tenant, {}), held.get(tenant, {})
@@ -52,6 +53,22 @@ async def people_in_projects(
             u: person_in(_everywhere(known.get(u)), member.get(u, {}), project) for u in users
         }
     return out
+
+
+async def _memberships(
+    session: AsyncSession, tenant: str, users: set[str]
+) -> dict[str, dict[str, Person]]:
+    """libs/common/memberships.py's read; on PostgreSQL one prepared statement over an array
+    (pgsql.py: the expanding IN cost ~20 ms of statement building per batch)."""
+    conn = await pgsql.driver(session)
+    if conn is None:
+        return await memberships(session, tenant, users)
+    found: dict[str, dict[str, Person]] = defaultdict(dict)
+    for user_id, project, roles, company in await pgsql.fetch(
+        conn, pgsql.MEMBERSHIPS_SQL, tenant, list(users)
+    ):
+        found[user_id][project] = Person(frozenset(roles or ()), company)
+    return found
 
 
 def _everywhere(entry: Entry | None) -> Person:

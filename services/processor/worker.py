@@ -29,6 +29,7 @@ from libs.common.errors import TransientError
 from services.processor import metrics as m
 from services.processor.batch import Deps, Outcome, process_batch
 from services.processor.claim import stale_event_ids
+from services.processor.preload import preload_quietly
 from services.processor.settings import ProcessorSettings
 
 log = logging.getLogger("herald.processor")
@@ -66,6 +67,7 @@ class Processor:
 
     def start(self, concurrency: int) -> None:
         self._runners = [asyncio.create_task(self._run()) for _ in range(concurrency)]
+        self._runners.append(asyncio.create_task(preload_quietly(self._sessions)))
 
     async def stop(self) -> None:
         for task in self._runners:

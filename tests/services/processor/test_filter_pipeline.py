@@ -3,11 +3,15 @@ subscriptions restricted to some event types."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Subscription
+from libs.common.memberships import Membership, replace_memberships
 from tests.services.filter_cases import BODY, CASES, PEOPLE
 from tests.services.processor.support import add, event, person, processor, rows, store
 
@@ -85,3 +89,31 @@ async def test_dates_are_read_in_the_subscribers_zone(
     body = event(occurred_at=LATE_EVENING, entity=DUE_TODAY, recipients={})
     got = await _notified(sessions, database_url, body)
     assert got == {"u-msk-overdue", "u-ny-due", "u-unknown"}
+
+
+async def test_the_embedded_database_matches_alike(tmp_path: Path) -> None:
+    """herald dev's SQLite takes the portable statements (candidates by key, memberships, an
+    audience): the same cases, the same answers."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        await add(sessions, *(person(user, **fields) for user, fields in PEOPLE.items()))
+        await add(sessions, *(person(f"u-case-{i}") for i in range(len(CASES))))
+        await add(sessions, *(sub(f"u-case-{i}", f) for i, (_, f, _) in enumerate(CASES)))
+        await add(
+            sessions, sub("u-own", [], project_id="P-42"), sub("u-other", [], project_id="P-1")
+        )
+        async with transaction(sessions) as session:
+            await replace_memberships(
+                session, "default", "u-d", {"P-42": Membership(roles=["designer"])}
+            )
+        await add(sessions, person("u-d"))
+        body = {**BODY, "audience": {"roles": ["designer"]}}
+        got = await _notified(sessions, url, body)
+        fired = {name for i, (name, _, _) in enumerate(CASES) if f"u-case-{i}" in got}
+        assert fired == {name for name, _, fires in CASES if fires}
+        assert {"u-own", "u-d"} <= got and "u-other" not in got
+    finally:
+        await engine.dispose()
