@@ -48,6 +48,7 @@ from services.processor.pipeline import (
     subscription_claims,
 )
 from services.processor.projects import audience, people_in_projects
+from services.processor.reminders import Seen, keep_reminders
 from services.processor.writer import insert_deliveries, insert_notifications
 
 Project = tuple[str, str | None]  # (tenant, project_id)
@@ -62,6 +63,7 @@ class Outcome:
     deliveries: Counter[str] = field(default_factory=Counter)
     pending: list[int] = field(default_factory=list)  # delivery ids for the sender's nudge
     seconds: float = 0.0  # claim to commit
+    reminders: int = 0  # claimed by reminder_firing.py: sent or found stale
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,13 @@ async def _plan(
     if more:  # subscribers not met yet: their addresses, locale and time zone
         for (t, u), entry in (await directory.lookup(session, more)).items():
             people.setdefault(t, {})[u] = entry
+    matched = {e.id: _matched(e, passed[e.id], people, subjects[e.id]) for e in events}
     claims = {
-        e.id: direct[e.id] + _subs(e, passed[e.id], people, subjects[e.id], snapshot)
+        e.id: direct[e.id] + subscription_claims(e.env, _etype(snapshot, e), matched[e.id])
         for e in events
     }
+    seen = [Seen(e, cands[_match_key(e.env)], matched[e.id], subjects[e.id]) for e in events]
+    await keep_reminders(session, seen, lambda t, u: _zone(people.get(t, {}).get(u)), utcnow())
     keys = {(e.env.tenant, c.user_id) for e in events for c in claims[e.id]}
     prefs = _by_tenant(await preferences(session, keys))
     low = any(e.env.priority is Priority.LOW for e in events)  # only low asks for schedules
@@ -187,19 +192,14 @@ def _first_pass(
     return first_pass(cands[_match_key(e.env)], e.env.type, subject)
 
 
-def _subs(
-    e: Loaded,
-    passed: list[Candidate],
-    people: dict[str, dict[str, Entry]],
-    subject: Subject,
-    snapshot: Snapshot,
-) -> list[Claim]:
+def _matched(
+    e: Loaded, passed: list[Candidate], people: dict[str, dict[str, Entry]], subject: Subject
+) -> list[Candidate]:
     """The subscriptions that hold in their subscriber's zone too."""
     if not passed:
         return []
     known = people.get(e.env.tenant, {})
-    matched = second_pass(passed, subject, lambda user: _zone(known.get(user)))
-    return subscription_claims(e.env, _etype(snapshot, e), matched)
+    return second_pass(passed, subject, lambda user: _zone(known.get(user)))
 
 
 def _zone(entry: Entry | None) -> tzinfo:
@@ -214,6 +214,11 @@ def _by_tenant(by_key: dict[Key, V]) -> dict[str, dict[str, V]]:
     for (tenant, user), value in by_key.items():
         out[tenant][user] = value
     return out
+
+
+async def write_staged(session: AsyncSession, staged: list[Staged], outcome: Outcome) -> None:
+    """Render and write planned notifications (reminder_firing.py writes its own this way)."""
+    await _write_in_chunks(session, staged, outcome)
 
 
 async def _write_in_chunks(session: AsyncSession, staged: list[Staged], outcome: Outcome) -> None:

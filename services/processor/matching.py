@@ -11,18 +11,21 @@ from datetime import datetime, tzinfo
 from itertools import islice
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Subscription
 from libs.common.filter_match import TESTS, CompiledFilter, compile_filter
-from libs.common.filter_subject import DEFAULT_ZONE, Subject
+from libs.common.filter_subject import DEFAULT_ZONE, FieldRef, Subject, field_ref
 from libs.common.filters import FilterError
+from libs.common.reminders import Remind
 from services.processor import pgsql
 
 log = logging.getLogger("herald.processor.matching")
 
 MatchKey = tuple[str, str, str, str | None]  # (tenant, source, entity_type, project_id)
+Reminding = tuple[FieldRef, int]  # (the date's field, days before)
 CACHE_SIZE = 200_000  # compiled subscriptions; ~0.6 KiB each
 CACHE_TTL_S = 300.0
 EVICT_SHARE = 10  # past the size, the oldest 1/10 go at once (not one per insert)
@@ -40,6 +43,7 @@ class Candidate:
     channels: tuple[str, ...]
     filter: CompiledFilter
     types: tuple[str, ...]  # event types it follows; empty: every type of its entity type
+    remind: Reminding | None  # (the date field, days before): a deadline reminder
     updated_at: datetime  # the row's version this was compiled from
     loaded_at: float  # monotonic seconds
 
@@ -80,12 +84,34 @@ class CompiledCache:
 
 
 _cache = CompiledCache()
+# what a candidate is compiled from (pgsql.SUBSCRIPTIONS_SQL reads the same, in this order)
+SUBSCRIPTION_COLUMNS = (
+    Subscription.id, Subscription.user_id, Subscription.filter, Subscription.channels,
+    Subscription.types, Subscription.remind, Subscription.updated_at,
+)  # fmt: skip
 Triple = tuple[str, str, str]  # (tenant, source, entity_type)
 KeyRow = Sequence[Any]  # (project-wide?, position of its key, id, updated_at)
 
 
+def _remind(sub_id: int, raw: Any) -> Reminding | None:
+    if raw is None:
+        return None
+    try:
+        remind = Remind.model_validate(raw)
+    except ValidationError as exc:  # a row edited by hand: the subscription still notifies
+        log.warning("subscription %s has an invalid remind, ignored: %s", sub_id, exc)
+        return None
+    return field_ref(remind.scope, remind.field), remind.days_before
+
+
 def _candidate(
-    sub_id: int, user_id: str, raw: Any, channels: Any, types: Any, updated_at: datetime
+    sub_id: int,
+    user_id: str,
+    raw: Any,
+    channels: Any,
+    types: Any,
+    remind: Any,
+    updated_at: datetime,
 ) -> Candidate | None:
     try:
         compiled = compile_filter(raw)
@@ -93,8 +119,8 @@ def _candidate(
         log.warning("subscription %s has an invalid filter, ignored: %s", sub_id, exc)
         return None
     return Candidate(
-        sub_id, user_id, tuple(channels or ()), compiled, tuple(types or ()), updated_at,
-        time.monotonic(),
+        sub_id, user_id, tuple(channels or ()), compiled, tuple(types or ()),
+        _remind(sub_id, remind), updated_at, time.monotonic(),
     )  # fmt: skip
 
 
@@ -135,18 +161,15 @@ async def _fetch_subscriptions(session: AsyncSession, ids: list[int]) -> list[tu
     conn = await pgsql.driver(session)
     if conn is not None:
         return await pgsql.fetch(conn, pgsql.SUBSCRIPTIONS_SQL, ids)
-    s = Subscription
-    cols = (s.id, s.user_id, s.filter, s.channels, s.types, s.updated_at)
-    stmt = select(*cols).where(s.id.in_(ids))
+    stmt = select(*SUBSCRIPTION_COLUMNS).where(Subscription.id.in_(ids))
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
-def remember(
-    sub_id: int, user_id: str, raw: Any, channels: Any, types: Any, updated_at: datetime
-) -> Candidate | None:
-    """Compile a subscription row into the cache (None: its filter is broken)."""
-    cand = _candidate(sub_id, user_id, raw, channels, types, updated_at)
-    _cache.put(sub_id, updated_at, cand)
+def remember(*row: Any) -> Candidate | None:
+    """Compile a subscription row (``SUBSCRIPTION_COLUMNS``) into the cache (None: its filter
+    is broken)."""
+    cand = _candidate(*row)
+    _cache.put(row[0], row[-1], cand)
     return cand
 
 

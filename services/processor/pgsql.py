@@ -36,12 +36,20 @@ JOIN subscriptions s ON s.tenant = k.t AND s.source = k.s AND s.entity_type = k.
  AND s.project_id IS NULL
 WHERE s.enabled"""
 SUBSCRIPTIONS_SQL = (
-    "SELECT id, user_id, filter, channels, types, updated_at FROM subscriptions WHERE id = ANY($1)"
+    "SELECT id, user_id, filter, channels, types, remind, updated_at FROM subscriptions "
+    "WHERE id = ANY($1)"
 )
 PEOPLE_SQL = (
     "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "
     "attributes, phone FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
 )
+# the scheduled reminders of a batch's entities (services/processor/reminders.py)
+SCHEDULED_REMINDERS_SQL = """
+SELECT k.i, r.subscription_id, r.id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(t, s, e, x, i)
+JOIN reminders r ON r.tenant = k.t AND r.source = k.s AND r.entity_type = k.e
+ AND r.entity_id = k.x
+WHERE r.status = 'scheduled'"""
 MEMBERSHIPS_SQL = (
     "SELECT user_id, project_id, roles, company_id FROM recipient_projects "
     "WHERE tenant = $1 AND user_id = ANY($2::text[])"

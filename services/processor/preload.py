@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import Subscription
-from services.processor.matching import CACHE_SIZE, remember
+from services.processor.matching import CACHE_SIZE, SUBSCRIPTION_COLUMNS, remember
 
 log = logging.getLogger("herald.processor.preload")
 PAGE = 5_000  # subscriptions per read: ~5 MB of rows, ~0.1 s of compiling
@@ -27,10 +27,10 @@ async def preload(sessions: async_sessionmaker[AsyncSession], limit: int = CACHE
     """Compile up to ``limit`` enabled subscriptions into the cache; how many were."""
     started, last, done = time.perf_counter(), 0, 0
     s = Subscription
-    cols = (s.id, s.user_id, s.filter, s.channels, s.types, s.updated_at)
     while done < limit:
         async with sessions() as session:
-            query = select(*cols).where(s.enabled.is_(True), s.id > last).order_by(s.id)
+            query = select(*SUBSCRIPTION_COLUMNS).where(s.enabled.is_(True), s.id > last)
+            query = query.order_by(s.id)
             rows = (await session.execute(query.limit(min(PAGE, limit - done)))).all()
         if not rows:
             break

@@ -44,6 +44,12 @@ class ProcessorSettings(
     directory_api_key: str | None = Field(default=None, description="sent as X-API-Key")
     directory_ttl_s: float = Field(default=300.0, gt=0)
     directory_timeout_s: float = Field(default=2.0, gt=0)
+    processor_reminder_interval_s: float = Field(
+        default=30.0, gt=0, description="how often due deadline reminders are looked for"
+    )
+    processor_reminder_batch: int = Field(
+        default=100, ge=1, le=1000, description="reminders sent per transaction"
+    )
     max_recipients_per_event: int = Field(
         default=DEFAULT_MAX_RECIPIENTS,
         ge=1,

@@ -30,6 +30,7 @@ from services.processor import metrics as m
 from services.processor.batch import Deps, Outcome, process_batch
 from services.processor.claim import stale_event_ids
 from services.processor.preload import preload_quietly
+from services.processor.reminder_firing import fire_due
 from services.processor.settings import ProcessorSettings
 
 log = logging.getLogger("herald.processor")
@@ -68,6 +69,7 @@ class Processor:
     def start(self, concurrency: int) -> None:
         self._runners = [asyncio.create_task(self._run()) for _ in range(concurrency)]
         self._runners.append(asyncio.create_task(preload_quietly(self._sessions)))
+        self._runners.append(asyncio.create_task(self.remind_forever()))
 
     async def stop(self) -> None:
         for task in self._runners:
@@ -175,6 +177,27 @@ class Processor:
                 log.error("event %s failed for good: %s", event_id, error)
         except Exception:
             log.exception("could not record the failure of %s; the sweep retries it", event_id)
+
+    async def remind_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._s.processor_reminder_interval_s)
+            try:
+                await self.fire_reminders()
+            except Exception:
+                log.exception("sending reminders failed; trying again next interval")
+
+    async def fire_reminders(self) -> int:
+        """Send the reminders due now (DESIGN §5.2), a transaction per batch; how many were
+        handled (sent or found stale)."""
+        done = 0
+        while True:
+            limit = self._s.processor_reminder_batch
+            async with transaction(self._sessions) as session:
+                outcome = await fire_due(session, self._deps, utcnow(), limit)
+            self._after_commit(outcome)
+            done += outcome.reminders
+            if outcome.reminders < limit:
+                return done
 
     async def sweep_forever(self) -> None:
         while True:

@@ -86,7 +86,7 @@ def _body(attrs: dict[str, Any], at: datetime) -> dict[str, Any]:
 
 def _processor(raw: list[dict[str, Any]], body: dict[str, Any], zone: ZoneInfo) -> bool:
     stored = json.loads(json.dumps(stored_filter(parse_filter(raw))))  # what the API saves
-    cand = _candidate(1, "u-9", stored, ["browser"], [], BASE)
+    cand = _candidate(1, "u-9", stored, ["browser"], [], None, BASE)
     assert cand is not None
     env = EventEnvelope.model_validate(body)
     subject = Subject.of(env, PEOPLE)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from libs.common.channels import registry
 from libs.common.filters import Condition
+from libs.common.reminders import Remind
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 from libs.common.schemas.openapi import self_contained
@@ -207,6 +208,12 @@ class SubscriptionIn(SubscriptionScope):
         examples=[["email", "browser"]],
     )
     enabled: bool = True
+    remind: Remind | None = Field(
+        default=None,
+        description="a reminder `days_before` days before this date of every matching entity "
+        "(docs/filters.md#deadline-reminders)",
+        examples=[{"field": "deadline", "days_before": 7}],
+    )
 
 
 class SubscriptionOut(SubscriptionIn):

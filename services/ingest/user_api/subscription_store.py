@@ -56,6 +56,7 @@ def _values(body: SubscriptionIn) -> dict[str, Any]:
         "filter": stored_filter(conditions),
         "channels": _checked_channels(body.channels),
         "enabled": body.enabled,
+        "remind": body.remind.stored() if body.remind else None,
     }
 
 

@@ -20,7 +20,9 @@ T0 = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def cand(sub_id: int, version: datetime = T0, loaded_at: float = 0.0) -> Any:
-    found = _candidate(sub_id, "u-1", [{"field": "a", "op": "eq", "value": 1}], [], [], version)
+    found = _candidate(
+        sub_id, "u-1", [{"field": "a", "op": "eq", "value": 1}], [], [], None, version
+    )
     assert found is not None
     return matching.Candidate(**{**{s: getattr(found, s) for s in found.__slots__},
                                  "loaded_at": loaded_at})  # fmt: skip
