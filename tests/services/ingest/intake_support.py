@@ -175,7 +175,7 @@ async def proxy_to(database_url: str) -> AsyncIterator[TcpProxy]:
 
 def ingest_env(database_url: str, amqp_url: str) -> dict[str, str]:
     """The environment an operator would give `herald run ingest` (DESIGN §14)."""
-    from tests.apps import API_KEY, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET
+    from tests.apps import API_KEY, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, NO_MEDIATOR
 
     keep = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
     return {
@@ -186,6 +186,9 @@ def ingest_env(database_url: str, amqp_url: str) -> dict[str, str]:
         "HERALD_JWT_SECRET": JWT_SECRET,
         "HERALD_JWT_AUDIENCE": JWT_AUDIENCE,
         "HERALD_JWT_ISSUER": JWT_ISSUER,
+        # the user API's inbox asks the mediator; these tests only feed the consumer
+        "HERALD_MEDIATOR_URL": NO_MEDIATOR,
+        "HERALD_MEDIATOR_API_KEY": "test-mediator-key-0123456789",
     }
 
 
