@@ -10,9 +10,8 @@ a worker thread, never on the event loop, so one slow preview does not stall ing
 
 from __future__ import annotations
 
-from collections.abc import Collection
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
