@@ -135,6 +135,9 @@ async def _ingest_rate(db_url: str, amqp_url: str, bodies: list[tuple[str, bytes
         "HERALD_JWT_SECRET": JWT_SECRET,
         "HERALD_JWT_AUDIENCE": "bench",
         "HERALD_JWT_ISSUER": "bench",
+        # the user API's inbox asks the mediator; nothing here reads the inbox
+        "HERALD_MEDIATOR_URL": "http://127.0.0.1:9",
+        "HERALD_MEDIATOR_API_KEY": "bench-mediator-key-0123456789",
     }
     command = "from herald.cli import main; main()"
     with tempfile.TemporaryDirectory() as workdir:  # no stray .env file

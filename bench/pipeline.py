@@ -162,6 +162,9 @@ async def _herald_rate(db_url: str, amqp_url: str) -> tuple[float, dict[str, flo
         "HERALD_JWT_SECRET": JWT_SECRET,
         "HERALD_JWT_AUDIENCE": "bench",
         "HERALD_JWT_ISSUER": "bench",
+        # the user API's inbox asks the mediator; nothing here reads the inbox
+        "HERALD_MEDIATOR_URL": "http://127.0.0.1:9",
+        "HERALD_MEDIATOR_API_KEY": "bench-mediator-key-0123456789",
         # e-mail has a provider, so its deliveries are planned and rendered (never connected)
         "HERALD_SMTP_HOST": "127.0.0.1",
     }
