@@ -128,12 +128,16 @@ async def _lock_users(session: AsyncSession, users: Sequence[User]) -> dict[User
 
 
 async def _unnumbered(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int, User]]:
-    """Re-read under the users' locks: another revealer may have numbered some meanwhile."""
+    """Re-read under the users' locks: another revealer may have numbered some meanwhile.
+    The rows are locked too (FOR UPDATE; SQLite has one writer anyway): a denial committed
+    after this read would otherwise be overwritten by ``allowed`` below, and one committed
+    while we wait for its row is seen here, so the item is skipped without a gap."""
     rows = await session.execute(
         select(Notification.id, Notification.tenant, Notification.user_id)
         .where(Notification.id.in_(ids), Notification.user_seq.is_(None))
         .where((Notification.access.is_(None)) | (Notification.access == ALLOWED))
         .order_by(Notification.id)
+        .with_for_update()
     )
     return [(int(i), (str(t), str(u))) for i, t, u in rows.all()]
 
