@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -58,7 +58,11 @@ def chromium(profile_dir: Path) -> Iterator[WebDriver]:
 
 def wait_for(driver: WebDriver, check: Callable[[WebDriver], T], what: str) -> T:
     try:
-        result: T = WebDriverWait(driver, WAIT_S).until(check)
+        # The components re-render their lists, so an element found a moment ago may be
+        # gone by the time its text is read: that is "not yet", not a failure.
+        result: T = WebDriverWait(
+            driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(check)
     except TimeoutException:
         page = driver.execute_script("return document.body ? document.body.innerText : ''")
         raise AssertionError(
