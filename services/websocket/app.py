@@ -1,52 +1,41 @@
 """Websocket gateway (DESIGN §8): wiring only — resources, the bus queue, the server, sweeps.
 
 Built directly on ``websockets`` (not ASGI): one process holds 15,000 connections, and the
-plain-HTTP endpoints (/healthz, /readyz, /metrics) are answered from ``process_request``
-before any upgrade.
+plain-HTTP endpoints (/healthz, /readyz, /metrics: ``plain_http.py``) are answered from
+``process_request`` before any upgrade; ``sweep.py`` drops idle and expired connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 import uuid
-from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
-from libs.common.auth import LEEWAY_S, TokenVerifier
+from libs.common.auth import TokenVerifier
 from libs.common.bus.base import Consumer, QueueSpec
 from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
 from libs.common.mediator_client import MediatorClient
-from libs.common.metrics import (
-    METRICS_CONTENT_TYPE,
-    MetricsListener,
-    metrics_allowed,
-    render_metrics,
-)
-from libs.common.readiness import run_checks
+from libs.common.metrics import MetricsListener
 from libs.common.resources import Resources
 from libs.common.tenants import TenantRegistry
-from services.websocket import metrics, protocol
 from services.websocket.fanout import Fanout
 from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import load_feeds
 from services.websocket.header_limit import HeaderLimitedConnection
+from services.websocket.plain_http import PlainHttp
 from services.websocket.push import Pusher
 from services.websocket.registry import Registry
 from services.websocket.replay import Replayer
 from services.websocket.session import Sessions
 from services.websocket.settings import WebsocketSettings
+from services.websocket.sweep import Sweep
 
 log = logging.getLogger("herald.websocket")
 
-SWEEP_S = 5.0  # idle and token-expiry checks: one pass over all clients, not a timer each
 MAX_INBOUND_QUEUE = 4  # frames buffered per connection before reading pauses (memory)
 CLOSE_TIMEOUT_S = 3.0
 SEND_HIGH_WATER_BYTES = 16 * 1024  # only our own replies await drain; pushes never do
@@ -61,6 +50,7 @@ class Gateway:
         self.feeds = load_feeds(settings.ws_feeds_file)  # invalid YAML stops the start here
         self.registry = Registry(settings.ws_max_subscriptions)
         self.pusher = Pusher(settings.ws_max_backlog_bytes)
+        self.sweep = Sweep(self.registry, self.pusher, settings.ws_idle_timeout_s)
         self.resources: Resources | None = None
         self.mediator: MediatorClient | None = None
         self.consumer: Consumer | None = None
@@ -97,13 +87,13 @@ class Gateway:
         self.consumer = await self.resources.bus.consume_raw(
             self._queue_spec(), fanout.on_message, s.amqp_prefetch
         )
-        self.sweeper = asyncio.create_task(self._sweep())
+        self.sweeper = asyncio.create_task(self.sweep.run_forever())
         await self.metrics_listener.start()
         return await serve(
             self.handle,
             host,
             port,
-            process_request=self.http,
+            process_request=PlainHttp(s, self.resources, lambda: self.handling).route,
             create_connection=HeaderLimitedConnection,  # request heads capped (DESIGN §13)
             origins=self._origins(),
             compression=None,  # permessage-deflate costs ~64 KiB of zlib state per connection
@@ -147,63 +137,6 @@ class Gateway:
             await self._sessions.handle(conn)
         finally:
             self.handling -= 1
-
-    async def http(self, _conn: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path == "/healthz":
-            return _response(HTTPStatus.OK, b'{"status":"ok"}', "application/json")
-        if path == "/readyz":
-            assert self.resources is not None
-            ok, results = await run_checks(self.resources.checks())
-            body = json.dumps({"status": "ok" if ok else "unavailable", "checks": results})
-            code = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-            return _response(code, body.encode(), "application/json")
-        if path == "/metrics":
-            return self._metrics(request)
-        if self.handling >= self.settings.ws_max_connections:
-            return self._full()
-        return None
-
-    def _metrics(self, request: Request) -> Response:
-        """Here unless HERALD_METRICS_PORT moved it; HERALD_METRICS_TOKEN guards it anywhere."""
-        if self.settings.metrics_port is not None:
-            return _response(HTTPStatus.NOT_FOUND, b"", "text/plain")
-        if not metrics_allowed(self.settings, request.headers.get("Authorization")):
-            response = _response(HTTPStatus.UNAUTHORIZED, b"", "text/plain")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return _response(HTTPStatus.OK, render_metrics(), METRICS_CONTENT_TYPE)
-
-    def _full(self) -> Response:
-        metrics.REFUSED.labels("full").inc()
-        retry = str(self.settings.ws_retry_after_s)
-        body = json.dumps({"error": "gateway full", "retry_after_s": int(retry)}).encode()
-        response = _response(HTTPStatus.SERVICE_UNAVAILABLE, body, "application/json")
-        response.headers["Retry-After"] = retry
-        return response
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_S)
-            self.sweep_once()
-
-    def sweep_once(self) -> None:
-        idle_before = time.monotonic() - self.settings.ws_idle_timeout_s
-        expired_before = time.time() - LEEWAY_S
-        for client in self.registry.clients():
-            if client.dropped:
-                continue
-            if client.last_seen < idle_before:
-                client.dropped = True
-                self.pusher.close(client, protocol.CLOSE_IDLE, "idle timeout: send pings")
-            elif 0 < client.exp < expired_before:
-                client.dropped = True
-                self.pusher.close(client, protocol.CLOSE_POLICY, "token expired: reconnect")
-
-
-def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body)))])
-    return Response(status.value, status.phrase, headers, body)
 
 
 async def run(settings: WebsocketSettings, host: str, port: int, reuse_port: bool = False) -> None:

@@ -151,7 +151,7 @@ async def test_idle_and_expired_connections_are_swept(database_url: str, memory_
             await recv_json(conn)
             client = next(gw.gateway.registry.clients())
             client.last_seen -= 1.0  # as if silent for a second
-            gw.gateway.sweep_once()
+            gw.gateway.sweep.once()
             with pytest.raises(ConnectionClosed) as caught:
                 await recv_json(conn)
             assert caught.value.rcvd is not None
@@ -161,7 +161,7 @@ async def test_idle_and_expired_connections_are_swept(database_url: str, memory_
             client = next(gw.gateway.registry.clients())
             client.last_seen += 60.0
             client.exp = time.time() - 3600  # as if the token ran out mid-connection
-            gw.gateway.sweep_once()
+            gw.gateway.sweep.once()
             with pytest.raises(ConnectionClosed) as caught:
                 await recv_json(conn)
             assert caught.value.rcvd is not None
