@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from libs.common.bus.memory import topic_matches
+from libs.common.bus.topology import topic_matches
 from libs.common.errors import HeraldError
 from libs.common.schemas.permissions import PermissionItem
 

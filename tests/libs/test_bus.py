@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from libs.common.bus import Bus, Message, QueueSpec
-from libs.common.bus.memory import MemoryBus, topic_matches
-from libs.common.bus.topology import DLX_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
+from libs.common.bus.memory import MemoryBus
+from libs.common.bus.topology import DLX_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue, topic_matches
 from libs.common.errors import PermanentError
 
 

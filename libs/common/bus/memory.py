@@ -18,20 +18,6 @@ FANOUT = {t.BROWSER_EXCHANGE}
 DIRECT = {t.WORK_EXCHANGE, t.DLX_EXCHANGE}
 
 
-def topic_matches(pattern: str, key: str) -> bool:
-    """AMQP topic matching: '*' is one word, '#' zero or more."""
-    pat, words = pattern.split("."), key.split(".")
-
-    def match(i: int, j: int) -> bool:
-        if i == len(pat):
-            return j == len(words)
-        if pat[i] == "#":
-            return any(match(i + 1, k) for k in range(j, len(words) + 1))
-        return j < len(words) and pat[i] in ("*", words[j]) and match(i + 1, j + 1)
-
-    return match(0, 0)
-
-
 @dataclass
 class _Queue:
     spec: QueueSpec
@@ -144,4 +130,4 @@ def _routes(exchange: str, binding_key: str, routing_key: str) -> bool:
         return True
     if exchange in DIRECT:
         return binding_key == routing_key
-    return topic_matches(binding_key, routing_key)
+    return t.topic_matches(binding_key, routing_key)

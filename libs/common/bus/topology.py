@@ -1,4 +1,4 @@
-"""Exchange and queue names: the wiring of DESIGN §2 in one place."""
+"""Exchange and queue names: the wiring of DESIGN §2 in one place; how a topic key routes."""
 
 from __future__ import annotations
 
@@ -21,3 +21,17 @@ DELIVERY_LIMIT = 5
 
 def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dead"
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: '*' is one word, '#' zero or more."""
+    pat, words = pattern.split("."), key.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if i == len(pat):
+            return j == len(words)
+        if pat[i] == "#":
+            return any(match(i + 1, k) for k in range(j, len(words) + 1))
+        return j < len(words) and pat[i] in ("*", words[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
