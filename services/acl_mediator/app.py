@@ -6,18 +6,16 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import aiohttp
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from libs.common.body_limit import BodyLimitMiddleware
 from libs.common.health import health_router
-from libs.common.schemas.permissions import CheckRequest
 from services.acl_mediator.api import router
 from services.acl_mediator.cache import PermissionCache
 from services.acl_mediator.checker import Checker
+from services.acl_mediator.openapi import openapi
 from services.acl_mediator.settings import MediatorSettings
 from services.acl_mediator.upstream import ModuleBackend
 
@@ -60,17 +58,5 @@ def create_app(
     app.include_router(router)
     # /check caps its own body (422, docs/permissions.md); the rest must not buffer unbounded
     app.add_middleware(BodyLimitMiddleware, own_limits=("/v1/permissions/check",))
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The check body is parsed by hand (speed, size cap); publish its schema anyway."""
-    if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-        body = CheckRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(body.pop("$defs", {}))
-        components["CheckRequest"] = body
-        app.openapi_schema = schema
-    return app.openapi_schema
