@@ -29,6 +29,7 @@ from libs.common.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.claim import Claimed
 from services.sender.outcome import Outcome, deferred, denied, failed, retry
+from services.sender.questions import ask, denial, question
 
 MEDIATOR_RETRY_S = 5.0  # an unreachable mediator is retried soon; jittered up to 2x
 
@@ -52,13 +53,7 @@ class Screened:
 def permission_item(c: Claimed) -> PermissionItem | None:
     if c.notification_id is None or c.entity_type is None or c.entity_id is None:
         return None
-    return PermissionItem(
-        module=c.source,
-        project_id=c.project_id,
-        object_type=c.entity_type,
-        object_id=c.entity_id,
-        user_id=c.user_id,
-    )
+    return question(c, c.entity_type, c.entity_id)
 
 
 async def screen(mediator: MediatorClient, batch: list[Claimed], max_attempts: int) -> Screened:
@@ -88,17 +83,15 @@ async def _screen_tenant(
     max_attempts: int,
     result: Screened,
 ) -> None:
-    # e-mail, Telegram and browser deliveries of one notification ask the same question once
-    unique = list(dict.fromkeys(item for _, item in pairs))
     try:
-        answers = dict(zip(unique, await mediator.check(unique, tenant), strict=True))
+        answered = await ask(mediator, tenant, pairs)
     except MediatorUnavailable as exc:
         delay = MEDIATOR_RETRY_S * (1 + random.random())
         why = f"permission check unavailable: {exc}"
         result.outcomes.extend(deferred(c, delay, why) for c, _ in pairs)
         return
-    for c, item in pairs:
-        _judge(c, item, answers[item], max_attempts, result)
+    for c, item, answer in answered:
+        _judge(c, item, answer, max_attempts, result)
 
 
 def _judge(
@@ -110,6 +103,5 @@ def _judge(
     elif answer.error:
         out.outcomes.append(retry(c, f"permission undetermined: {answer.error}", max_attempts))
     else:
-        what = f"{item.module}/{item.object_type} {item.object_id}"
-        out.outcomes.append(denied(c, f"{c.user_id} may not read {what} (checked at send time)"))
+        out.outcomes.append(denied(c, denial(item, "checked at send time")))
         out.note(c, Verdict.DENIED)

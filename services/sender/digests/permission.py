@@ -25,6 +25,7 @@ from libs.common.db.models import Delivery, DeliveryStatus
 from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.digests.collect import Item
+from services.sender.questions import ask, denial, question
 
 REASON_MAX_CHARS = 256  # deliveries.reason is VARCHAR(256)
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
@@ -43,16 +44,6 @@ class Screening:
         ]
 
 
-def _question(i: Item) -> PermissionItem:
-    return PermissionItem(
-        module=i.source,
-        project_id=i.project_id,
-        object_type=i.entity_type,
-        object_id=i.entity_id,
-        user_id=i.user_id,
-    )
-
-
 async def screen(mediator: MediatorClient, items: Sequence[Item]) -> Screening:
     out = Screening()
     # repeats about one entity ask once: 20 items over 8 entities → 8 questions
@@ -64,16 +55,14 @@ async def screen(mediator: MediatorClient, items: Sequence[Item]) -> Screening:
         key = (i.tenant, i.source, i.project_id, i.entity_type, i.entity_id, i.user_id)
         if key not in questions:
             try:
-                questions[key] = _question(i)
+                questions[key] = question(i, i.entity_type, i.entity_id)
             except ValidationError:
                 out.denied[i.delivery_id] = "cannot be checked: identifiers too long to ask"
                 continue
         by_tenant[i.tenant].append((i, questions[key]))
     for tenant, pairs in by_tenant.items():
-        unique = list(dict.fromkeys(q for _, q in pairs))
-        answers = dict(zip(unique, await mediator.check(unique, tenant), strict=True))
-        for i, q in pairs:
-            _judge(i, q, answers[q], out)
+        for i, q, answer in await ask(mediator, tenant, pairs):
+            _judge(i, q, answer, out)
     return out
 
 
@@ -81,8 +70,7 @@ def _judge(i: Item, q: PermissionItem, answer: PermissionAnswer, out: Screening)
     if answer.error:
         out.undetermined.add(i.delivery_id)
     elif not answer.read:
-        what = f"{q.module}/{q.object_type} {q.object_id}"
-        out.denied[i.delivery_id] = f"{q.user_id} may not read {what} (digest build)"
+        out.denied[i.delivery_id] = denial(q, "digest build")
 
 
 async def mark_denied(session: AsyncSession, denied: dict[int, str]) -> None:
