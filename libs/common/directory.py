@@ -9,10 +9,9 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from pydantic import ConfigDict, Field, field_validator
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import upsert
 from libs.common.db.models import Recipient, utcnow
 from libs.common.memberships import MAX_PROJECTS, Membership, ProjectId, replace_memberships
 from libs.common.schemas.storable import StorableModel
@@ -85,10 +84,6 @@ class RecipientFields(StorableModel):
         return value
 
 
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
-
-
 async def upsert_recipient(
     session: AsyncSession, tenant: str, user_id: str, fields: RecipientFields
 ) -> None:
@@ -113,7 +108,7 @@ async def upsert_recipient(
         **given,
         "updated_at": now,
     }
-    stmt = _insert(session)(Recipient).values(**row)
+    stmt = upsert(session, Recipient).values(**row)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant", "user_id"], set_={**given, "updated_at": now}
     )

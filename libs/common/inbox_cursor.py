@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db.dialect import upsert
 from libs.common.db.models import Notification, UserSequence
 
 ALLOWED = "allowed"
@@ -113,10 +113,9 @@ async def _owners(session: AsyncSession, ids: Sequence[int]) -> set[tuple[str, s
 async def _lock_users(session: AsyncSession, users: Sequence[User]) -> dict[User, int]:
     """Create or lock the users' rows, in the given (sorted) order, held until commit; returns
     their last values."""
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(UserSequence)
     stmt = (
-        ins.values([{"tenant": t, "user_id": u, "last_seq": 0} for t, u in users])
+        upsert(session, UserSequence)
+        .values([{"tenant": t, "user_id": u, "last_seq": 0} for t, u in users])
         .on_conflict_do_update(
             index_elements=["tenant", "user_id"],
             set_={"last_seq": UserSequence.last_seq},  # a no-op write: it takes the row lock

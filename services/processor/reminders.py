@@ -24,10 +24,9 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, not_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import upsert
 from libs.common.db.models import Reminder
 from libs.common.filter_subject import Subject, when
 from libs.common.reminders import due_text, remind_at
@@ -125,8 +124,7 @@ async def _scheduled(
 
 
 async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
-    stmt = insert(REMINDERS)
+    stmt = upsert(session, REMINDERS)
     new = stmt.excluded
     moved = {k: new[k] for k in ("user_id", "project_id", "due", "fire_at", "status", "reason",
                                  "event_id", "event_time", "updated_at")}  # fmt: skip

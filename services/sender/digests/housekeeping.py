@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.channel_rules import NO_DIGEST
-from libs.common.db.engine import dialect_name, supports_skip_locked
+from libs.common.db.dialect import upsert
+from libs.common.db.engine import supports_skip_locked
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
 from libs.common.digest_schedule import DigestDefaults, ScheduleError, next_run_after, parse_zone
 from libs.common.schemas.envelope import Priority
@@ -77,8 +77,7 @@ async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSett
     values = [
         _default_row(k, zones.get((k[0], k[1])), now, tenants[k[0]].digest.over(s)) for k in keys
     ]
-    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
-    await session.execute(insert(DigestSchedule).on_conflict_do_nothing(), values)
+    await session.execute(upsert(session, DigestSchedule).on_conflict_do_nothing(), values)
     return len(keys)
 
 

@@ -1,0 +1,91 @@
+"""libs/common/db/dialect.py: the same upsert on PostgreSQL and on the embedded SQLite, and the
+choice of a feature's implementation by the session's database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from libs.common.db.dialect import for_dialect, upsert
+from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+from libs.common.db.migrate import upgrade_async
+from libs.common.db.models import Recipient, UserSequence
+from libs.common.directory import RecipientFields, upsert_recipient
+from tests.infra import (
+    TEST_DATABASE_URL,
+    create_database,
+    drop_database,
+    unique_name,
+    with_database,
+)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def db(
+    request: pytest.FixtureRequest, tmp_path: Path, template_database: str
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a migrated PostgreSQL database (a copy of the template) or SQLite file."""
+    name = None
+    if request.param == "postgresql":
+        name = unique_name("herald_t")
+        await create_database(name, template=template_database)
+        url = with_database(TEST_DATABASE_URL, name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
+        await upgrade_async(url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+    if name is not None:
+        await drop_database(name)
+
+
+async def test_for_dialect_picks_postgresql_or_the_portable_one(
+    db: async_sessionmaker[AsyncSession], request: pytest.FixtureRequest
+) -> None:
+    async with db() as session:
+        picked = for_dialect(session, postgresql="set-based", portable="executemany")
+    on = request.node.callspec.params["db"]
+    assert picked == {"postgresql": "set-based", "sqlite": "executemany"}[on]
+
+
+async def test_upsert_inserts_then_updates_on_conflict(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    for last in (3, 7):
+        async with transaction(db) as session:
+            stmt = upsert(session, UserSequence).values(tenant="acme", user_id="u", last_seq=last)
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["tenant", "user_id"],
+                    set_={"last_seq": stmt.excluded.last_seq},
+                )
+            )
+    async with transaction(db) as session:
+        await session.execute(
+            upsert(session, UserSequence)
+            .values(tenant="acme", user_id="u", last_seq=99)
+            .on_conflict_do_nothing()
+        )
+    async with db() as session:
+        rows = (await session.execute(select(UserSequence.user_id, UserSequence.last_seq))).all()
+    assert [tuple(r) for r in rows] == [("u", 7)]
+
+
+async def test_a_directory_update_keeps_the_fields_not_sent(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(db) as session:
+        await upsert_recipient(
+            session, "acme", "ann", RecipientFields(email="ann@example.com", locale="en")
+        )
+    async with transaction(db) as session:
+        await upsert_recipient(session, "acme", "ann", RecipientFields(timezone="Europe/Berlin"))
+    async with db() as session:
+        ann = await session.scalar(select(Recipient).where(Recipient.user_id == "ann"))
+    assert ann is not None
+    assert (ann.email, ann.locale, ann.timezone) == ("ann@example.com", "en", "Europe/Berlin")
