@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.batching import isolate
 from libs.common.bus import Bus
 from libs.common.bus.nudges import nudge_sender
 from libs.common.db.engine import transaction
@@ -112,10 +113,10 @@ class DigestScheduler:
             for key in claimed:
                 await self._postpone(key, now, MEDIATOR_RETRY_S)
             return 0  # end this drain: the mediator needs a moment
-        except Exception:
+        except Exception as exc:
             if not claimed:
                 raise  # the database itself is failing: end this tick
-            await self._isolate(now, total, claimed, only)
+            await self._isolate(now, total, claimed, exc)
             return len(claimed)
         if result is not None:
             self._account(result, total)
@@ -123,17 +124,24 @@ class DigestScheduler:
         return len(claimed)
 
     async def _isolate(
-        self, now: datetime, total: TickResult, claimed: list[Key], only: Key | None
+        self, now: datetime, total: TickResult, claimed: list[Key], exc: Exception
     ) -> None:
-        if only is None and len(claimed) > 1:
-            log.warning("digest batch of %d failed; retrying one by one", len(claimed))
-            for key in claimed:
-                await self._batch(now, total, only=key)
-            return
-        log.exception("digest for %s failed; postponing %.0fs", claimed[0], self._s.digest_retry_s)
+        # each schedule alone settles its own failure through this same path (claimed alone,
+        # it is the culprit); what escapes one is the database failing: that ends the tick
+        await isolate(
+            claimed,
+            exc,
+            lambda key: self._batch(now, total, only=key),
+            lambda key, _exc: self._give_up(key, now, total),
+            splitting=_splitting,
+            stop_on=(Exception,),
+        )
+
+    async def _give_up(self, key: Key, now: datetime, total: TickResult) -> None:
+        log.exception("digest for %s failed; postponing %.0fs", key, self._s.digest_retry_s)
         total.failed += 1
         m.FAILED.inc()
-        await self._postpone(claimed[0], now, self._s.digest_retry_s)
+        await self._postpone(key, now, self._s.digest_retry_s)
 
     async def _postpone(self, key: Key, now: datetime, delay_s: float) -> None:
         """Nothing is lost: the items stay DIGEST and window_start is untouched."""
@@ -167,6 +175,10 @@ class DigestScheduler:
     async def _nudge(self, delivery_ids: list[int]) -> None:
         if self._bus is not None:  # a lost nudge is logged; the send loop sweeps PENDING rows
             await nudge_sender(self._bus, delivery_ids)
+
+
+def _splitting(size: int, _exc: Exception) -> None:
+    log.warning("digest batch of %d failed; retrying one by one", size)
 
 
 def start(
