@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import supports_skip_locked
 from libs.common.db.models import DigestSchedule
 from libs.common.digest_schedule import as_utc, latest_due_run, next_run_after
 from libs.common.mediator_client import MediatorClient
@@ -44,12 +43,11 @@ async def claim_due(
         .where(DigestSchedule.next_run_at <= now)
         .order_by(DigestSchedule.next_run_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)  # SQLite renders no FOR UPDATE: it has one writer
     )
     if only is not None:
         key = tuple_(DigestSchedule.tenant, DigestSchedule.user_id, DigestSchedule.channel)
         query = query.where(key == tuple_(*only))
-    if supports_skip_locked(session):
-        query = query.with_for_update(skip_locked=True)
     return list(await session.scalars(query))
 
 

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.channel_rules import NO_DIGEST
 from libs.common.db.dialect import upsert
-from libs.common.db.engine import supports_skip_locked
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
 from libs.common.digest_schedule import DigestDefaults, ScheduleError, next_run_after, parse_zone
 from libs.common.schemas.envelope import Priority
@@ -123,9 +122,9 @@ async def release_unscheduled(session: AsyncSession, now: datetime) -> list[int]
         select(DigestSchedule.tenant, DigestSchedule.user_id, DigestSchedule.channel)
         .where(DigestSchedule.next_run_at.is_(None), waiting)
         .limit(SWEEP_LIMIT)
+        # a PUT or a build holding the row goes first (SQLite renders no FOR UPDATE)
+        .with_for_update(skip_locked=True)
     )
-    if supports_skip_locked(session):  # a PUT or a build holding the row goes first
-        query = query.with_for_update(skip_locked=True)
     keys = [(t, u, c) for t, u, c in await session.execute(query)]
     if not keys:
         return []
