@@ -29,6 +29,7 @@ from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.claim import claim_events, mark_processed
 from services.processor.directory import Directory, Entry, Key
+from services.processor.escalation_plan import escalation_rows, insert_escalations
 from services.processor.matching import (
     Candidate,
     MatchKey,
@@ -64,6 +65,8 @@ class Outcome:
     pending: list[int] = field(default_factory=list)  # delivery ids for the sender's nudge
     seconds: float = 0.0  # claim to commit
     reminders: int = 0  # claimed by reminder_firing.py: sent or found stale
+    steps: int = 0  # escalation steps claimed by escalation_firing.py
+    escalations: Counter[str] = field(default_factory=Counter)  # steps handled, by outcome
 
 
 @dataclass(frozen=True)
@@ -255,3 +258,9 @@ async def _write(
         outcome.deliveries[status] += 1
         if status == DeliveryStatus.PENDING.value:
             outcome.pending.append(delivery_id)
+    steps = [
+        row
+        for event, pp in chunk
+        for row in escalation_rows(event, pp, ids[(event.id, pp.user_id)], now)
+    ]
+    await insert_escalations(session, steps)  # a critical notification's chain, planned

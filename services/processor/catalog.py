@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import EventType, Template, Tenant
 from libs.common.email_layout import Layout, layout_for, load_layouts
+from libs.common.escalation import Step, stored_chain
 from libs.common.overrides import Scope, TemplateKey, most_specific, pick_template
 from libs.common.seed import DEFAULT_EVENT_TYPE
 from libs.common.templates import environment
@@ -37,6 +38,7 @@ class TypeInfo:
     default_locale: str
     notify_actor: bool
     enabled: bool
+    escalation: tuple[Step, ...] = ()  # a critical notification's chain (libs/common/escalation)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class Catalog:
                 default_locale=t.default_locale,
                 notify_actor=t.notify_actor,
                 enabled=t.enabled,
+                escalation=stored_chain(t.escalation),
             )
             for t in await session.scalars(select(EventType))
         }

@@ -23,3 +23,9 @@ BATCH_SECONDS = Histogram(
     "One processing transaction (a batch of events), claim to commit",
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+ESCALATION_STEPS = Counter(
+    "herald_processor_escalation_steps_total",
+    "Escalation steps of critical notifications left unread, by what became of them",
+    ["outcome"],  # sent (a delivery was created) / skipped (no address, no provider, already
+    # delivered on that channel) / stopped (read, archived or denied first)
+)

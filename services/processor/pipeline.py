@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from libs.common.db.models import DeliveryStatus
+from libs.common.escalation import Step
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templates import Rendered
 from services.processor.catalog import Snapshot, TypeInfo
@@ -41,6 +42,7 @@ class PersonPlan:
     reason: str
     inbox: Rendered
     deliveries: list[tuple[Planned, Rendered]] = field(default_factory=list)
+    escalation: tuple[Step, ...] = ()  # critical: the type's chain, planned with the notification
 
 
 def direct_claims(env: EventEnvelope, etype: TypeInfo) -> list[Claim]:
@@ -110,7 +112,10 @@ class EventPlanner:
         person = self._people.get(user_id)
         inbox = self._renderer.render(INBOX, user_id, person)
         pp = PersonPlan(user_id, claims[0].reason, inbox)
-        planned = plan_person(claims, self._terms(user_id), person)
+        terms = self._terms(user_id)
+        if terms.critical:
+            pp.escalation = self._etype.escalation
+        planned = plan_person(claims, terms, person)
         for item in planned:
             skipped = item.status is DeliveryStatus.SKIPPED  # not sent: the inbox text will do
             text = inbox if skipped else self._renderer.render(item.channel, user_id, person)

@@ -50,6 +50,12 @@ class ProcessorSettings(
     processor_reminder_batch: int = Field(
         default=100, ge=1, le=1000, description="reminders sent per transaction"
     )
+    processor_escalation_interval_s: float = Field(
+        default=15.0, gt=0, description="how often due escalation steps are looked for"
+    )
+    processor_escalation_batch: int = Field(
+        default=100, ge=1, le=1000, description="escalation steps taken per transaction"
+    )
     max_recipients_per_event: int = Field(
         default=DEFAULT_MAX_RECIPIENTS,
         ge=1,

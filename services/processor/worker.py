@@ -29,6 +29,7 @@ from libs.common.errors import TransientError
 from services.processor import metrics as m
 from services.processor.batch import Deps, Outcome, process_batch
 from services.processor.claim import stale_event_ids
+from services.processor.escalation_firing import fire_escalations
 from services.processor.preload import preload_quietly
 from services.processor.reminder_firing import fire_due
 from services.processor.settings import ProcessorSettings
@@ -70,6 +71,7 @@ class Processor:
         self._runners = [asyncio.create_task(self._run()) for _ in range(concurrency)]
         self._runners.append(asyncio.create_task(preload_quietly(self._sessions)))
         self._runners.append(asyncio.create_task(self.remind_forever()))
+        self._runners.append(asyncio.create_task(self.escalate_forever()))
 
     async def stop(self) -> None:
         for task in self._runners:
@@ -197,6 +199,29 @@ class Processor:
             self._after_commit(outcome)
             done += outcome.reminders
             if outcome.reminders < limit:
+                return done
+
+    async def escalate_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._s.processor_escalation_interval_s)
+            try:
+                await self.fire_escalations()
+            except Exception:
+                log.exception("escalating failed; trying again next interval")
+
+    async def fire_escalations(self) -> int:
+        """Take the escalation steps due now (DESIGN §6), a transaction per batch; how many
+        due steps were handled (sent, skipped or stopped)."""
+        done = 0
+        while True:
+            limit = self._s.processor_escalation_batch
+            async with transaction(self._sessions) as session:
+                outcome = await fire_escalations(session, self._deps, utcnow(), limit)
+            self._after_commit(outcome)
+            for status, count in outcome.escalations.items():
+                m.ESCALATION_STEPS.labels(status).inc(count)
+            done += outcome.steps
+            if outcome.steps < limit:
                 return done
 
     async def sweep_forever(self) -> None:

@@ -20,6 +20,7 @@ from libs.common.db.models import (
     utcnow,
 )
 from libs.common.digest_schedule import ScheduleError, next_run_after, validate
+from libs.common.escalation import ChainError, parse_chain
 from libs.common.filters import FilterError, parse_filter
 from services.ingest.admin.base import HeraldView, ScopedValuesFilter, link, pre_json
 from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
@@ -66,6 +67,11 @@ class EventTypeAdmin(HeraldView, model=EventType):
         "critical": {"description": "critical events are never held for a digest"},
         "default_channels": {"description": 'JSON list, e.g. ["email", "browser"]'},
         "tenant": {"description": "empty: every tenant; a tenant's key: its own version"},
+        "escalation": {
+            "description": "a critical notification left unread goes out on each step's "
+            'channel at its delay, e.g. [{"channel": "browser", "after_minutes": 0}, '
+            '{"channel": "email", "after_minutes": 10}] (docs/escalation.md)'
+        },
     }
 
     async def on_model_change(
@@ -81,6 +87,11 @@ class EventTypeAdmin(HeraldView, model=EventType):
             raise ValueError(f"key must be '<source>.<type>' and start with '{source}.'")
         available = self.ctx.available_channels()
         check_channels(data.get("default_channels"), "default_channels", available)
+        try:
+            chain = parse_chain(data.get("escalation"), available)
+        except ChainError as exc:
+            raise ValueError(str(exc)) from exc
+        data["escalation"] = [step.as_json() for step in chain]
         if data.get("critical") and data.get("digestible"):
             raise ValueError("a critical event type cannot be digestible")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Delivery, DeliveryAttempt, Notification
+from libs.common.db.models import Delivery, DeliveryAttempt, Escalation, Notification
 
 MAX_TRAIL_NOTIFICATIONS = 500  # an event for a whole department; more is paged in the lists
 
@@ -24,6 +24,7 @@ class DeliveryTrail:
 class NotificationTrail:
     notification: Notification
     deliveries: list[DeliveryTrail] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)  # its chain's steps, in order
 
 
 async def attempts_of(
@@ -60,7 +61,25 @@ async def trails_for(
     for d in deliveries:
         assert d.notification_id is not None
         by_notification[d.notification_id].append(DeliveryTrail(d, attempts.get(d.id, [])))
-    return [NotificationTrail(n, by_notification.get(n.id, [])) for n in notifications]
+    steps = await _escalations(session, ids)
+    return [
+        NotificationTrail(n, by_notification.get(n.id, []), steps.get(n.id, []))
+        for n in notifications
+    ]
+
+
+async def _escalations(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Escalation]]:
+    found: dict[int, list[Escalation]] = defaultdict(list)
+    if not ids:
+        return found
+    rows = await session.scalars(
+        select(Escalation)
+        .where(Escalation.notification_id.in_(ids))
+        .order_by(Escalation.notification_id, Escalation.step)
+    )
+    for row in rows:
+        found[row.notification_id].append(row)
+    return found
 
 
 async def event_trail(session: AsyncSession, event_id: str) -> list[NotificationTrail]:

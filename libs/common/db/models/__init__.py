@@ -15,6 +15,7 @@ from libs.common.db.models.configuration import (
 from libs.common.db.models.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
 from libs.common.db.models.digests import Digest, DigestSchedule
 from libs.common.db.models.directory import Recipient, RecipientProject, TelegramLink
+from libs.common.db.models.escalations import Escalation
 from libs.common.db.models.events import Event, EventStatus
 from libs.common.db.models.notifications import UNREAD_VISIBLE, Notification, UserSequence
 from libs.common.db.models.subscriptions import ChannelPreference, Reminder, Subscription
@@ -37,6 +38,7 @@ __all__ = [
     "Digest",
     "DigestSchedule",
     "EmailLayout",
+    "Escalation",
     "Event",
     "EventStatus",
     "EventType",

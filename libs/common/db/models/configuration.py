@@ -68,6 +68,9 @@ class EventType(Base):
     default_locale: Mapped[str] = mapped_column(String(16), default="ru")
     notify_actor: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the escalation chain of a critical notification left unread (libs/common/escalation.py):
+    # [{"channel": "email", "after_minutes": 10}, …]; empty: none
+    escalation: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
 
 
 class Template(Base):

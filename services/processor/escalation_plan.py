@@ -1,0 +1,44 @@
+"""Planning a critical notification's escalation chain (DESIGN §6), in the caller's
+transaction: one ``planned`` row per step, written with the notification, each due at the
+step's delay after it. escalation_firing.py takes them from there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db.models import Escalation
+from services.processor.pipeline import Loaded, PersonPlan
+
+PLANNED, SENT, SKIPPED, STOPPED = "planned", "sent", "skipped", "stopped"
+ESCALATIONS: Table = Escalation.__table__  # type: ignore[assignment]  # Core: executemany
+
+
+def escalation_rows(
+    event: Loaded, pp: PersonPlan, notification_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant": event.env.tenant,
+            "notification_id": notification_id,
+            "step": i,
+            "channel": step.channel,
+            "after_minutes": step.after_minutes,
+            "fire_at": now + timedelta(minutes=step.after_minutes),
+            "status": PLANNED,
+            "reason": "",
+            "delivery_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, step in enumerate(pp.escalation, start=1)
+    ]
+
+
+async def insert_escalations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(ESCALATIONS), list(rows))
