@@ -65,11 +65,24 @@ def test_make_and_the_image_install_from_the_locks_only() -> None:
     assert re.findall(r"^FROM (\S+)", docker, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
 
 
+def test_every_base_image_is_pinned_by_digest() -> None:
+    """Every FROM names an image by its digest (ARG defaults resolved, as docker resolves them):
+    the same Dockerfile builds on the same base until `make pin-base-image` moves it."""
+    docker = DOCKERFILE.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", docker, re.M))
+    froms = re.findall(r"^FROM (\S+)", docker, re.M)
+    assert froms
+    for image in froms:
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image)
+        assert re.fullmatch(r"[\w./:-]+@sha256:[0-9a-f]{64}", resolved), image
+    assert args["BASE_IMAGE"].startswith("python:3.11-slim@sha256:")
+
+
 def test_pin_base_image_writes_the_published_digest(tmp_path: Path) -> None:
     """The one command that refreshes the pin, with a docker that answers like the registry."""
     docker = tmp_path / "bin/docker"
     docker.parent.mkdir()
-    docker.write_text(f"#!/bin/sh\necho '{{\"mediaType\": \"index\", \"digest\": \"{DIGEST}\"}}'\n")
+    docker.write_text(f'#!/bin/sh\necho \'{{"mediaType": "index", "digest": "{DIGEST}"}}\'\n')
     docker.chmod(docker.stat().st_mode | stat.S_IEXEC)
     copy = tmp_path / "Dockerfile"
     copy.write_text(DOCKERFILE.read_text())
