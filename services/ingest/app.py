@@ -15,15 +15,15 @@ from libs.common.resources import Resources
 from libs.common.template_budget import set_render_deadline
 from libs.common.tenants import TenantRegistry
 from services.ingest.admin import mount_admin
-from services.ingest.authorize import amqp_gate
-from services.ingest.consumer import IngestConsumer, ingest_queue
-from services.ingest.digest_api import router as digest_router
+from services.ingest.digest_api.endpoints import router as digest_router
 from services.ingest.errors import install_error_handlers
-from services.ingest.events_api import router as events_router
-from services.ingest.recipients_api import router as recipients_router
+from services.ingest.intake.authorize import amqp_gate
+from services.ingest.intake.consumer import IngestConsumer, ingest_queue
+from services.ingest.intake.endpoints import router as events_router
+from services.ingest.recipients_api.endpoints import router as recipients_router
 from services.ingest.settings import IngestSettings
 from services.ingest.static import mount_inbox_page
-from services.ingest.telegram_api import router as telegram_router
+from services.ingest.telegram_api.endpoints import router as telegram_router
 from services.ingest.user_api import user_api_router
 from services.ingest.user_api.throttle import Throttle
 

@@ -16,7 +16,7 @@ import yaml
 from libs.common.bus import held as bus_metrics
 from libs.common.settings import DEFAULT_PORTS
 from services.acl_mediator import metrics as acl_metrics
-from services.ingest import metrics as ingest_metrics
+from services.ingest.intake import metrics as ingest_metrics
 from services.processor import metrics as processor_metrics
 from services.sender import metrics as sender_metrics
 from services.sender.digests import metrics as digest_metrics

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from libs.common.errors import ValidationFailed
 from libs.common.schemas.strict_json import MAX_DEPTH, MAX_INT_DIGITS, loads
-from services.ingest.decode import Accepted, Rejected, decode
+from services.ingest.intake.decode import Accepted, Rejected, decode
 from tests.services.ingest.intake_support import make_event
 
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from libs.common.body_limit import DEFAULT_MAX_BODY_BYTES
-from services.ingest.decode import Rejected, decode
-from services.ingest.events_api import MAX_REQUEST_BYTES
+from services.ingest.intake.decode import Rejected, decode
+from services.ingest.intake.endpoints import MAX_REQUEST_BYTES
 from tests.apps import API_KEY, running
 from tests.security.user_routes import SAMPLES, user_routes
 from tests.services.acl_mediator.support import mediator

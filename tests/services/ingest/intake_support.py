@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.bus.amqp import AmqpBus
 from libs.common.bus.topology import EVENTS_EXCHANGE
 from libs.common.db.models import Event, EventStatus
-from services.ingest.consumer import ingest_queue
+from services.ingest.intake.consumer import ingest_queue
 
 
 def make_event(n: int = 0, **overrides: Any) -> dict[str, Any]:

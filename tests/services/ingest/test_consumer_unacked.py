@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.ingest import consumer as consumer_module
 from services.ingest.app import create_app
+from services.ingest.intake import consumer as consumer_module
 from tests.apps import eventually, ingest_settings, running
 from tests.infra import queue_counts
 from tests.services.ingest.intake_support import (

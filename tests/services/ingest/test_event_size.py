@@ -17,7 +17,7 @@ from libs.common.errors import ValidationFailed
 from libs.common.producer import EventProducer
 from libs.common.schemas.envelope import MAX_EVENT_BYTES
 from services.ingest.app import create_app
-from services.ingest.event_bytes import item_sizes
+from services.ingest.intake.event_bytes import item_sizes
 from tests.apps import API_KEY, eventually, ingest_settings, running
 from tests.services.ingest.intake_support import (
     declare_ingest_queue,

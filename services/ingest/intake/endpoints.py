@@ -25,14 +25,14 @@ from libs.common.schemas.envelope import (
 )
 from libs.common.schemas.openapi import self_contained
 from libs.common.tenants import UNKNOWN_TENANT, TenantsUnavailable
-from services.ingest import metrics as m
-from services.ingest.accepted import publish_accepted
 from services.ingest.auth_deps import CallingService
-from services.ingest.authorize import keep_refused, refused_items, unknown_tenant_items
-from services.ingest.decode import Accepted, check_storable
-from services.ingest.event_bytes import item_sizes
-from services.ingest.intake import Stored, store_events
-from services.ingest.nudge import nudge_processor
+from services.ingest.intake import metrics as m
+from services.ingest.intake.accepted import publish_accepted
+from services.ingest.intake.authorize import keep_refused, refused_items, unknown_tenant_items
+from services.ingest.intake.decode import Accepted, check_storable
+from services.ingest.intake.event_bytes import item_sizes
+from services.ingest.intake.nudge import nudge_processor
+from services.ingest.intake.store import Stored, store_events
 
 MAX_BATCH = 500
 MAX_REQUEST_BYTES = 16 * MAX_EVENT_BYTES  # a batch of 500 ordinary events fits many times over

@@ -14,8 +14,8 @@ from libs.common.bus import Bus
 from libs.common.bus.topology import ACCEPTED_EXCHANGE
 from libs.common.db.models import utcnow
 from libs.common.schemas.accepted import AcceptedEvent, AcceptedEvents
-from services.ingest.decode import Accepted
-from services.ingest.intake import Stored
+from services.ingest.intake.decode import Accepted
+from services.ingest.intake.store import Stored
 
 log = logging.getLogger("herald.ingest.accepted")
 

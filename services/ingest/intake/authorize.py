@@ -30,9 +30,9 @@ from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.principals import ServicePrincipal
 from libs.common.tenants import TenantInfo, refusal
-from services.ingest import metrics as m
-from services.ingest.decode import Accepted, Decoded, Rejected
-from services.ingest.intake import store_rejected
+from services.ingest.intake import metrics as m
+from services.ingest.intake.decode import Accepted, Decoded, Rejected
+from services.ingest.intake.store import store_rejected
 
 log = logging.getLogger("herald.ingest.authorize")
 

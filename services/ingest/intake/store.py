@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Event, EventStatus, new_uuid, utcnow
 from libs.common.schemas.envelope import EventEnvelope, skipped_recipients
-from services.ingest.decode import Accepted, Rejected
+from services.ingest.intake.decode import Accepted, Rejected
 
 log = logging.getLogger("herald.ingest.intake")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from libs.common.bus import Bus, nudges
-from services.ingest import metrics as m
+from services.ingest.intake import metrics as m
 
 
 async def nudge_processor(bus: Bus, event_ids: Sequence[str]) -> None:

@@ -32,12 +32,12 @@ from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
 from libs.common.tenants import TenantRegistry
-from services.ingest import metrics as m
-from services.ingest.accepted import publish_accepted
-from services.ingest.authorize import AmqpGate, tenant_refused
-from services.ingest.decode import Accepted, Decoded, Rejected, decode
-from services.ingest.intake import store_events, store_rejected
-from services.ingest.nudge import nudge_processor
+from services.ingest.intake import metrics as m
+from services.ingest.intake.accepted import publish_accepted
+from services.ingest.intake.authorize import AmqpGate, tenant_refused
+from services.ingest.intake.decode import Accepted, Decoded, Rejected, decode
+from services.ingest.intake.nudge import nudge_processor
+from services.ingest.intake.store import store_events, store_rejected
 
 log = logging.getLogger("herald.ingest.consumer")
 

@@ -1,0 +1,1 @@
+"""The user's digest schedules: GET/PUT /v1/digest (docs/digests.md)."""
