@@ -11,37 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.dialect import for_dialect, upsert
-from libs.common.db.engine import make_engine, make_sessionmaker, transaction
-from libs.common.db.migrate import upgrade_async
+from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient, UserSequence
 from libs.common.directory import RecipientFields, upsert_recipient
-from tests.infra import (
-    TEST_DATABASE_URL,
-    create_database,
-    drop_database,
-    unique_name,
-    with_database,
-)
+from tests.databases import KINDS, migrated
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=KINDS)
 async def db(
     request: pytest.FixtureRequest, tmp_path: Path, template_database: str
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on a migrated PostgreSQL database (a copy of the template) or SQLite file."""
-    name = None
-    if request.param == "postgresql":
-        name = unique_name("herald_t")
-        await create_database(name, template=template_database)
-        url = with_database(TEST_DATABASE_URL, name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
-        await upgrade_async(url)
-    engine = make_engine(url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
-    if name is not None:
-        await drop_database(name)
+    async with migrated(request.param, tmp_path, template_database) as sessions:
+        yield sessions
 
 
 async def test_for_dialect_picks_postgresql_or_the_portable_one(

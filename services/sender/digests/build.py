@@ -22,7 +22,8 @@ from libs.common.mediator_client import MediatorClient
 from services.sender.digests.collect import Item, Key, group, in_window, waiting_items
 from services.sender.digests.permission import mark_denied, screen
 from services.sender.digests.render import DigestTemplates, digest_context
-from services.sender.digests.store import Advance, Plan, advance, store_digests
+from services.sender.digests.store import Plan, advance, store_digests
+from services.sender.digests.writes import Advance
 
 
 @dataclass
