@@ -8,6 +8,7 @@ push or reconnect, so a broker hiccup must not turn the change into an error.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.access import User
 from libs.common.bus import Bus
 from libs.common.bus.topology import BROWSER_EXCHANGE
-from libs.common.logging import get_logger
 from libs.common.schemas.inbox import BrowserPush, UnreadCounts
 from libs.common.unread import unread_counts_of
 
-log = get_logger(__name__)
+log = logging.getLogger("herald.counts")
 
 
 async def publish_counts(bus: Bus, tenant: str, user_id: str, counts: UnreadCounts) -> None:
@@ -27,7 +27,7 @@ async def publish_counts(bus: Bus, tenant: str, user_id: str, counts: UnreadCoun
     try:
         await bus.publish(BROWSER_EXCHANGE, "", push.model_dump_json().encode())
     except Exception as exc:  # best effort, see above
-        log.warning("counts push failed", user_id=user_id, error=repr(exc)[:300])
+        log.warning("counts push for %s failed: %s", user_id, repr(exc)[:300])
 
 
 async def push_counts_of(
@@ -41,7 +41,7 @@ async def push_counts_of(
         async with sessions() as session:
             counts = await unread_counts_of(session, wanted)
     except Exception as exc:  # the change is committed; the pages catch up later
-        log.warning("counts for a push unavailable", users=len(wanted), error=repr(exc)[:300])
+        log.warning("counts for a push to %d users unavailable: %s", len(wanted), repr(exc)[:300])
         return
     for (tenant, user_id), of_user in counts.items():
         await publish_counts(bus, tenant, user_id, of_user)

@@ -1,4 +1,6 @@
-"""Structured JSON logging (structlog) for every service; stdlib loggers go through it too."""
+"""JSON logging for every service: modules log through stdlib loggers named ``herald.<area>``
+with ``%`` arguments (``log.warning("nudge failed: %r", exc)``); structlog renders each record
+as one JSON object (time, level, logger, event, exception) on stderr."""
 
 from __future__ import annotations
 
@@ -39,8 +41,3 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root.setLevel(level)
     for noisy in ("aiormq", "aio_pika", "uvicorn.access", "httpx", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
-    return logger

@@ -19,7 +19,7 @@ from services.acl_mediator.openapi import openapi
 from services.acl_mediator.settings import MediatorSettings
 from services.acl_mediator.upstream import ModuleBackend
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("herald.acl_mediator")
 
 
 def create_app(

@@ -13,7 +13,7 @@ from services.acl_mediator import metrics
 from services.acl_mediator.cache import MODULE, Key, PermissionCache, Verdict, cache_key, denied
 from services.acl_mediator.upstream import ModuleBackend
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("herald.acl_mediator")
 
 # one upstream call's answers, shared by every batch waiting on any of its questions
 Lookup = asyncio.Future[dict[Key, Verdict]]

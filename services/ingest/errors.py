@@ -10,6 +10,7 @@ back off rather than log the user out or show "something went wrong".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common.errors import TransientError
-from libs.common.logging import get_logger
 
-log = get_logger(__name__)
+log = logging.getLogger("herald.ingest.errors")
 
 RETRY_AFTER_S = 5  # a database failover or broker restart usually settles within seconds
 MAX_VALIDATION_ERRORS = 20  # enough to fix a request; bounded so a huge body can't echo back
@@ -138,7 +138,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("dependency unavailable", path=request.url.path, error=repr(exc)[:300])
+    log.warning("dependency unavailable on %s: %s", request.url.path, repr(exc)[:300])
     return error_response(
         503,
         "a backing service is unavailable; retry shortly",
@@ -147,7 +147,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(500, "internal error")
 
 
