@@ -274,3 +274,21 @@ async def test_the_embedded_database_escalates_too(tmp_path: Path) -> None:
         ]  # fmt: skip
     finally:
         await engine.dispose()
+
+
+async def test_a_tenants_own_event_type_brings_its_own_chain(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    await _setup(sessions, "u-ann")  # the global row: browser → e-mail → Telegram → SMS
+    await add(
+        sessions,
+        EventType(
+            tenant="default", key="tenders.tender.requirement_added", source="tenders",
+            default_channels=["browser"], escalation=[{"channel": "telegram", "after_minutes": 5}],
+        ),
+    )  # fmt: skip
+    worker = await processor(sessions, database_url)
+    await _process(worker, sessions, "u-ann")
+    assert [(s, ch, st) for s, ch, st, _ in await _steps(sessions)] == [(1, "telegram", "planned")]
+    assert await _fire(worker, 5) == 1
+    assert await _live(sessions) == [("browser", "PENDING"), ("telegram", "PENDING")]
