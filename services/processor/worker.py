@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from sqlalchemy import update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.batching import take_batch
@@ -44,14 +43,11 @@ Pending = tuple[str, asyncio.Future[None]]
 def is_transient(exc: BaseException) -> bool:
     """An outage (database or directory unreachable): not the event's fault, not counted.
 
-    A PostgreSQL that is restarting refuses with SQLSTATE class 57 ("the database system is
-    starting up", "… shutting down"), which asyncpg/SQLAlchemy raise as a plain DBAPIError:
-    the SQLSTATE classes tell an outage apart (libs/common/db/outage.py, as in ingest)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, TransientError | OperationalError | InterfaceError | OSError):
-        return True
-    return is_database_outage(exc)
+    The directory says so with ``TransientError``; the database's outages are classified in
+    one place, libs/common/db/outage.py (as for ingest and the sender): an invalidated or
+    refused connection, and SQLSTATE classes such as 57 that a restarting PostgreSQL answers
+    with ("the database system is starting up") as a plain DBAPIError."""
+    return isinstance(exc, TransientError) or is_database_outage(exc)
 
 
 class Processor:
