@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -37,10 +36,11 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import Field
-from sqlalchemy import Delete, and_, delete, exists, or_, select, text
+from sqlalchemy import Delete, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.db.engine import dialect_name, transaction
+from libs.common.db.engine import transaction
+from libs.common.db.locks import try_transaction_lock
 from libs.common.db.models import (
     Delivery,
     DeliveryAttempt,
@@ -236,12 +236,7 @@ class Sweeper:
 
 async def _claim(session: AsyncSession, walk: Walk) -> bool:
     """One replica per (table, tenant) at a time: a lock held until this page commits."""
-    if dialect_name(session) != "postgresql":
-        return True  # SQLite: one process (herald dev)
-    digest = hashlib.sha256(f"herald.retention:{walk.table}:{walk.tenant}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    taken = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
-    return bool(taken)
+    return await try_transaction_lock(session, f"herald.retention:{walk.table}:{walk.tenant}")
 
 
 def start(
