@@ -70,7 +70,7 @@ class EventTypeAdmin(HeraldView, model=EventType):
         "escalation": {
             "description": "a critical notification left unread goes out on each step's "
             'channel at its delay, e.g. [{"channel": "browser", "after_minutes": 0}, '
-            '{"channel": "email", "after_minutes": 10}] (docs/escalation.md)'
+            '{"channel": "email", "after_minutes": 10}] (docs/processor.md)'
         },
     }
 
