@@ -18,7 +18,7 @@ from datetime import UTC
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.batching import take_batch
+from libs.common.batching import batch_then_isolate, take_batch
 from libs.common.bus import Bus, Message
 from libs.common.bus.nudges import nudge_sender, parse_process_nudge
 from libs.common.db.engine import transaction
@@ -102,21 +102,15 @@ class Processor:
                     future.set_result(None)
 
     async def process_ids(self, event_ids: Sequence[str]) -> int:
-        """Process these events (those still ``received``); the number processed."""
-        try:
-            return self._after_commit(await self._commit_batch(event_ids))
-        except Exception as exc:
-            if len(event_ids) == 1:
-                await self._record_failure(event_ids[0], exc)
-                return 0
+        """Process these events (those still ``received``); the number processed. A failed
+        batch is retried event by event: the culprit is charged, the others go through."""
         done = 0
-        for event_id in event_ids:  # find the culprit; the others go through
-            try:
-                outcome = await self._commit_batch([event_id])
-            except Exception as exc:
-                await self._record_failure(event_id, exc)
-                continue
-            done += self._after_commit(outcome)
+
+        async def commit(ids: Sequence[str]) -> None:
+            nonlocal done
+            done += self._after_commit(await self._commit_batch(ids))
+
+        await batch_then_isolate(event_ids, commit, self._record_failure)
         return done
 
     async def _commit_batch(self, event_ids: Sequence[str]) -> Outcome:
