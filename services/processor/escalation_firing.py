@@ -28,6 +28,7 @@ from libs.common.db.engine import dialect_name
 from libs.common.db.models import Delivery, DeliveryStatus, Escalation, Event, Notification
 from libs.common.schemas.envelope import EventEnvelope
 from services.processor.batch import Deps, Outcome
+from services.processor.catalog import Snapshot
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.escalation_plan import ESCALATIONS, PLANNED, SENT, SKIPPED, STOPPED
@@ -116,7 +117,7 @@ async def fire_escalations(session: AsyncSession, deps: Deps, now: datetime, lim
         else:
             sending.append((due, note))
     if sending:
-        settled += await _send(session, deps, sending, outcome, now)
+        settled += await _send(session, deps, sending, outcome, stops, now)
     await _settle(session, settled, now)
     for item in settled:
         outcome.escalations[item["to"]] += 1
@@ -126,9 +127,10 @@ async def fire_escalations(session: AsyncSession, deps: Deps, now: datetime, lim
 
 async def _send(
     session: AsyncSession, deps: Deps, sending: list[tuple[Due, Any]], outcome: Outcome,
-    now: datetime,
+    stops: dict[int, str], now: datetime,
 ) -> list[Settled]:  # fmt: skip
-    """Plan each step's delivery as the processor plans an event's; write the PENDING ones."""
+    """Plan each step's delivery as the processor plans an event's; write the PENDING ones.
+    A chain the event type no longer names (edited or disabled since) stops in ``stops``."""
     bodies = await session.execute(
         select(Event.id, Event.body, Event.received_at).where(
             Event.id.in_({note.event_id for _, note in sending})
@@ -146,6 +148,11 @@ async def _send(
     for due, note in sending:
         body, received = events[note.event_id]
         loaded = Loaded(note.event_id, EventEnvelope.model_validate(body), received)
+        withdrawn = _withdrawn(snapshot, loaded.env, due.channel)
+        if withdrawn is not None:
+            stops[note.id] = withdrawn
+            settled.append({"eid": due.id, "to": STOPPED, "why": withdrawn, "delivery": None})
+            continue
         key, user = (note.tenant, note.user_id), note.user_id
         planner = EventPlanner(
             loaded, snapshot, {user: people[key]} if key in people else {},
@@ -167,6 +174,16 @@ async def _send(
         why = f"delivery #{delivery_id} on {due.channel}"
         settled.append({"eid": due.id, "to": SENT, "why": why, "delivery": delivery_id})
     return settled
+
+
+def _withdrawn(snapshot: Snapshot, env: EventEnvelope, channel: str) -> str | None:
+    """Why the event type, as it is configured now, no longer wants this step."""
+    etype = snapshot.event_type(env.tenant, env.source, env.type)
+    if not etype.enabled:
+        return f"stopped: the event type {etype.key} is disabled"
+    if channel not in {step.channel for step in etype.escalation}:
+        return f"stopped: the chain of {etype.key} no longer names {channel}"
+    return None
 
 
 async def _settle(session: AsyncSession, settled: list[Settled], now: datetime) -> None:

@@ -292,3 +292,20 @@ async def test_a_tenants_own_event_type_brings_its_own_chain(
     assert [(s, ch, st) for s, ch, st, _ in await _steps(sessions)] == [(1, "telegram", "planned")]
     assert await _fire(worker, 5) == 1
     assert await _live(sessions) == [("browser", "PENDING"), ("telegram", "PENDING")]
+
+
+async def test_a_chain_removed_from_the_event_type_stops(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    await _setup(sessions, "u-ann")
+    worker = await processor(sessions, database_url)
+    await _process(worker, sessions, "u-ann")
+    assert await _fire(worker, 10) == 2
+    async with sessions() as session:  # the admin drops the Telegram and SMS steps
+        await session.execute(update(EventType).values(escalation=CHAIN[:2]))
+        await session.commit()
+    assert await _fire(worker, 30) == 1
+    steps = await _steps(sessions)
+    assert [st for _, _, st, _ in steps] == ["skipped", "sent", "stopped", "stopped"]
+    assert "no longer names telegram" in steps[2][3]
+    assert await _live(sessions) == [("browser", "PENDING"), ("email", "PENDING")]
