@@ -18,13 +18,15 @@ already delivered, then return; the caller closes the channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.batching import take_batch
+from libs.common.batching import batch_then_isolate, take_batch
 from libs.common.bus import Bus, Message, QueueSpec
 from libs.common.bus.base import TRANSIENT_BACKOFF_S, Consumer, ack_all
 from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE
@@ -122,34 +124,19 @@ class IngestConsumer:
                     self._inbox.task_done()
 
     async def _flush(self, batch: list[_Item]) -> None:
-        try:
-            fresh = await self._store_retrying(batch)
-        except _Abandoned:
-            return
-        except Exception as exc:
-            fresh = await self._isolate(batch, exc)
-        else:
-            await _ack(batch)
-        await nudge_processor(self._bus, fresh)
-
-    async def _isolate(self, batch: list[_Item], exc: Exception) -> list[str]:
-        """Store one by one so a single bad message cannot hold up its batch."""
-        if len(batch) == 1:
-            await _requeue(batch[0], exc)
-            return []
-        m.ISOLATIONS.inc()
-        log.warning("batch of %d failed (%r); storing one by one", len(batch), exc)
+        """Store and ack the batch; if that fails, message by message, so a single bad message
+        cannot hold up its batch. Shutting down in an outage leaves the rest unacked."""
         fresh: list[str] = []
-        for item in batch:
-            try:
-                fresh += await self._store_retrying([item])
-            except _Abandoned:
-                break
-            except Exception as one:
-                await _requeue(item, one)
-            else:
-                await _ack([item])
-        return fresh
+
+        async def store(items: Sequence[_Item]) -> None:
+            fresh.extend(await self._store_retrying(list(items)))
+            await _ack(list(items))
+
+        with contextlib.suppress(_Abandoned):
+            await batch_then_isolate(
+                batch, store, _requeue, splitting=_isolating, stop_on=(_Abandoned,)
+            )
+        await nudge_processor(self._bus, fresh)
 
     async def _store_retrying(self, batch: list[_Item]) -> list[str]:
         attempt = 0
@@ -200,6 +187,11 @@ async def _ack(batch: list[_Item]) -> None:
     """After the commit; one frame for the batch where the transport allows. A lost ack (the
     channel died): the broker redelivers, and the repeat is counted as a duplicate."""
     await ack_all([item.message for item in batch])
+
+
+def _isolating(size: int, exc: Exception) -> None:
+    m.ISOLATIONS.inc()
+    log.warning("batch of %d failed (%r); storing one by one", size, exc)
 
 
 async def _requeue(item: _Item, exc: Exception) -> None:
