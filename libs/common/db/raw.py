@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import on_postgresql
 
 
 class NotInTransaction(RuntimeError):
@@ -23,7 +23,7 @@ class NotInTransaction(RuntimeError):
 
 async def driver_connection(session: AsyncSession) -> Any | None:
     """The asyncpg connection inside this session's open transaction; None off PostgreSQL."""
-    if dialect_name(session) != "postgresql":
+    if not on_postgresql(session):
         return None
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
