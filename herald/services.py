@@ -45,10 +45,13 @@ def load_settings(service: Service) -> Any:
 
 def prepare(service: Service, log_level: str) -> Any:
     """What ``herald run`` does before serving: refuse the extras no service uses (they would
-    be imported from here on), log as JSON, load the settings (raises ValidationError)."""
-    from libs.common.lean_imports import refuse_unused_extras
+    be imported from here on) and, with HMAC user tokens, ``cryptography``; log as JSON, load
+    the settings (raises ValidationError)."""
+    from libs.common.lean_imports import refuse_unused_crypto, refuse_unused_extras
 
     refuse_unused_extras()  # before the logging import below: structlog would load rich
+    if service in (Service.ingest, Service.websocket):  # the two that verify user tokens
+        refuse_unused_crypto()  # before their settings import PyJWT
     from libs.common.logging import configure_logging
 
     configure_logging(log_level)

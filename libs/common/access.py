@@ -16,15 +16,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Update, literal_column, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from libs.common.db.models import Notification
-from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionItem
+
+if TYPE_CHECKING:  # the processor reads ALLOWED/DENIED here and asks no mediator (no httpx)
+    from libs.common.mediator_client import MediatorClient
 
 ALLOWED, DENIED = "allowed", "denied"
 

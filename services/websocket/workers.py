@@ -11,9 +11,10 @@ import contextlib
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.websocket.settings import WebsocketSettings
+if TYPE_CHECKING:  # a spawned worker refuses what it does not use before the settings load
+    from services.websocket.settings import WebsocketSettings
 
 STOP_GRACE_S = 10.0
 
@@ -68,10 +69,13 @@ def serve_gateway(
 
 def _worker(host: str, port: int, log_level: str, index: int) -> None:
     """A spawned process: settings come from the inherited environment."""
-    from libs.common.lean_imports import refuse_unused_extras
-    from libs.common.logging import configure_logging
+    from libs.common.lean_imports import refuse_unused_crypto, refuse_unused_extras
 
-    refuse_unused_extras()  # as `herald run` does before anything else
+    refuse_unused_extras()  # as `herald run` does, before structlog (it would load rich)
+    refuse_unused_crypto()  # before the settings import PyJWT
+    from libs.common.logging import configure_logging
+    from services.websocket.settings import WebsocketSettings
+
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     settings = WebsocketSettings()

@@ -13,8 +13,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from time import time
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PATH = """
@@ -41,8 +50,9 @@ NOT_USED = {
     },
     "processor": {"fastapi", "jwt", "cryptography", "aiosmtplib", "aiohttp", "websockets", "httpx"},
     "sender": {"fastapi", "jwt", "cryptography", "websockets"},
-    "websocket": {"fastapi", "uvicorn", "jinja2", "aiosmtplib", "aiohttp"},
-    "ingest": {"aiosmtplib", "aiohttp", "websockets"},
+    # HS256 user tokens (service_env): PyJWT without cryptography (libs/common/lean_imports.py)
+    "websocket": {"fastapi", "uvicorn", "jinja2", "aiosmtplib", "aiohttp", "cryptography"},
+    "ingest": {"aiosmtplib", "aiohttp", "websockets", "cryptography"},
 }  # fmt: skip
 
 
@@ -74,9 +84,9 @@ def service_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def imported_by(service: str, env: dict[str, str]) -> set[str]:
+def imported_by(service: str, env: dict[str, str], probe: str = RUN_PATH) -> set[str]:
     out = subprocess.run(
-        [sys.executable, "-c", RUN_PATH, service],
+        [sys.executable, "-c", probe, service],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
@@ -88,3 +98,61 @@ def test_a_service_imports_only_what_it_runs(service: str, tmp_path: Path) -> No
     loaded = imported_by(service, service_env(tmp_path))
     assert (NOWHERE | NOT_USED[service]) & loaded == set()
     assert "pydantic" in loaded  # the probe saw the service's real graph
+
+
+# a spawned gateway worker (`herald run websocket --workers N`) as multiprocessing starts one
+WORKER_PATH = """
+import json, sys
+import services.websocket.workers as workers
+workers.run_loop = lambda main: main.close()  # built, not served
+workers._worker("127.0.0.1", 0, "WARNING", 0)
+import services.websocket.app  # what the worker's _serve imports to run the gateway
+print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))
+"""
+
+
+def test_a_gateway_worker_imports_only_what_it_runs(tmp_path: Path) -> None:
+    loaded = imported_by("websocket", service_env(tmp_path), WORKER_PATH)
+    assert (NOWHERE | NOT_USED["websocket"]) & loaded == set()
+    assert "jwt" in loaded
+
+
+TOKEN_PROBE = """
+import asyncio, sys
+from herald.services import Service, build, prepare
+service = Service(sys.argv[1])
+settings = prepare(service, "WARNING")
+build(service, settings)
+import jwt
+from libs.common.auth import TokenVerifier
+principal = asyncio.run(TokenVerifier(settings).averify(sys.argv[2]))
+print(jwt.algorithms.has_crypto, principal.user_id)
+"""
+
+
+def token(key: str, algorithm: str) -> str:
+    claims = {"sub": "u-7", "aud": "herald", "iss": "https://sso.test", "exp": time() + 600}
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def verified_by(service: str, env: dict[str, str], user_token: str) -> list[str]:
+    """Build the service as herald run does, then verify a user token with its settings."""
+    out = subprocess.run(
+        [sys.executable, "-c", TOKEN_PROBE, service, user_token],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.split()[-2:]
+
+
+@pytest.mark.parametrize("service", ["ingest", "websocket"])
+def test_tokens_verify_with_and_without_cryptography(service: str, tmp_path: Path) -> None:
+    """HMAC-only settings refuse cryptography and still verify; public-key ones keep it."""
+    env = service_env(tmp_path)
+    assert verified_by(service, env, token(env["HERALD_JWT_SECRET"], "HS256")) == ["False", "u-7"]
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    del env["HERALD_JWT_SECRET"]
+    env |= {"HERALD_JWT_ALGORITHMS": '["RS256"]', "HERALD_JWT_PUBLIC_KEY": public.decode()}
+    assert verified_by(service, env, token(pem, "RS256")) == ["True", "u-7"]
