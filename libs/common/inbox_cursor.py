@@ -27,11 +27,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import upsert
 from libs.common.db.models import Notification, UserSequence
+from libs.common.db.tables import table_of
 
 ALLOWED = "allowed"
 CURSOR_PREFIX = "c1."  # versioned: a later encoding can coexist with cursors pages hold
@@ -153,14 +154,14 @@ async def _number(
         numbered.append({"n_id": note_id, "n_seq": last[user]})
     if not numbered:
         return
-    notes = cast(Table, Notification.__table__)
+    notes = table_of(Notification)
     await session.execute(
         update(notes)
         .where(notes.c.id == bindparam("n_id"))
         .values(user_seq=bindparam("n_seq"), access=ALLOWED),
         numbered,
     )
-    seqs = cast(Table, UserSequence.__table__)
+    seqs = table_of(UserSequence)
     touched = {user for _, user in fresh if user in last}
     await session.execute(
         update(seqs)

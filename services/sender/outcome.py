@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Delivery, DeliveryAttempt, DeliveryStatus, Recipient, utcnow
+from libs.common.db.tables import table_of
 from services.sender.claim import Claimed
 
 BACKOFF_BASE_S = 5.0
@@ -26,7 +27,7 @@ BACKOFF_CAP_S = 3600.0
 ERROR_MAX_CHARS = 2000
 REASON_MAX_CHARS = 256  # deliveries.reason is VARCHAR(256)
 
-DELIVERIES = cast(Table, Delivery.__table__)
+DELIVERIES = table_of(Delivery)
 
 Kind = Literal["sent", "retry", "failed", "denied", "deferred"]
 
@@ -149,12 +150,13 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
 
 
 # only if it is still the same chat: the user may have linked a new one meanwhile
+_RECIPIENTS = table_of(Recipient)
 _FORGET_CHAT = (
-    update(cast(Table, Recipient.__table__))
+    update(_RECIPIENTS)
     .where(
-        Recipient.__table__.c.tenant == bindparam("t"),
-        Recipient.__table__.c.user_id == bindparam("u"),
-        Recipient.__table__.c.telegram_chat_id == bindparam("c"),
+        _RECIPIENTS.c.tenant == bindparam("t"),
+        _RECIPIENTS.c.user_id == bindparam("u"),
+        _RECIPIENTS.c.telegram_chat_id == bindparam("c"),
     )
     .values(telegram_chat_id=None)
 )

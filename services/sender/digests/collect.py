@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.channel_rules import NO_DIGEST
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
+from libs.common.db.tables import table_of
 from libs.common.digest_schedule import as_utc
 from libs.common.schemas.envelope import Priority
 
@@ -28,8 +29,8 @@ MAX_ENTRIES_PER_MODULE = 30
 MAX_MODULES = 8
 
 Key = tuple[str, str, str]  # tenant, user_id, channel
-_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
-_NOTIFICATIONS: Table = Notification.__table__  # type: ignore[assignment]
+_DELIVERIES = table_of(Delivery)
+_NOTIFICATIONS = table_of(Notification)
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Delivery, DeliveryStatus
+from libs.common.db.tables import table_of
 from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.digests.collect import Item
 from services.sender.questions import ask, denial, question
 
 REASON_MAX_CHARS = 256  # deliveries.reason is VARCHAR(256)
-DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+DELIVERIES = table_of(Delivery)
 
 
 @dataclass

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import for_dialect
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule
+from libs.common.db.tables import table_of
 from services.sender.digests.collect import Key
 
-DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
-SCHEDULES: Table = DigestSchedule.__table__  # type: ignore[assignment]
+DELIVERIES = table_of(Delivery)
+SCHEDULES = table_of(DigestSchedule)
 
 
 @dataclass(frozen=True)
