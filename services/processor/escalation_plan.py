@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Escalation
+from libs.common.db.tables import table_of
 from services.processor.pipeline import Loaded, PersonPlan
 
 PLANNED, SENT, SKIPPED, STOPPED = "planned", "sent", "skipped", "stopped"
-ESCALATIONS: Table = Escalation.__table__  # type: ignore[assignment]  # Core: executemany
+ESCALATIONS = table_of(Escalation)  # Core: executemany
 
 
 def escalation_rows(
