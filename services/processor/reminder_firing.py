@@ -14,60 +14,23 @@ A reminder whose subscription was deleted, disabled or lost its ``remind`` is ca
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Event, EventStatus, Notification, Reminder, Subscription
+from libs.common.db.models import Event, EventStatus, Notification, Subscription
 from libs.common.reminders import REMINDER_TYPE
 from libs.common.schemas.envelope import EventEnvelope
-from services.processor import pgsql
 from services.processor.batch import Deps, Outcome, Staged, write_staged
 from services.processor.catalog import Snapshot
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.pipeline import EventPlanner, Loaded
-from services.processor.reminders import CANCELLED, SCHEDULED, SENT
+from services.processor.reminder_store import CANCELLED, REMINDERS, SENT, Due, reminder_store
 
-REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
-_COLUMNS = "id, tenant, subscription_id, user_id, source, entity_type, entity_id, project_id, due"
-CLAIM_SQL = (
-    f"SELECT {_COLUMNS}, event_id FROM reminders WHERE status = 'scheduled' AND fire_at <= $1 "
-    "ORDER BY fire_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-)
-
-
-@dataclass(frozen=True)
-class Due:
-    id: int
-    tenant: str
-    subscription_id: int
-    user_id: str
-    source: str
-    entity_type: str
-    entity_id: str
-    project_id: str | None
-    due: str
-    event_id: str
-
-
-async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
-    conn = await pgsql.driver(session)
-    if conn is not None:
-        return [Due(*r) for r in await conn.fetch(CLAIM_SQL, now, limit)]
-    r = REMINDERS.c
-    stmt = (  # SQLite: no row locks; the UPDATE takes the database's write lock first
-        update(REMINDERS)
-        .where(r.status == SCHEDULED, r.fire_at <= now)
-        .values(status=r.status)
-        .returning(r.id, r.tenant, r.subscription_id, r.user_id, r.source, r.entity_type,
-                   r.entity_id, r.project_id, r.due, r.event_id)
-    )  # fmt: skip
-    return [Due(*row) for row in (await session.execute(stmt)).all()][:limit]
 
 
 async def _subscriptions(session: AsyncSession, ids: set[int]) -> dict[int, Any]:
@@ -152,7 +115,7 @@ async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int)
     """Send up to ``limit`` reminders due at ``now``; the outcome's pending deliveries are for
     the sender's nudge after the caller commits."""
     outcome = Outcome()
-    claimed = await _claim(session, now, limit)
+    claimed = await reminder_store(session).claim_due(session, now, limit)
     outcome.reminders = len(claimed)
     if not claimed:
         return outcome

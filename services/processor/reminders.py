@@ -23,20 +23,22 @@ from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, not_, select, tuple_, update
+from sqlalchemy import and_, bindparam, not_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import upsert
-from libs.common.db.models import Reminder
 from libs.common.filter_subject import Subject, when
 from libs.common.reminders import due_text, remind_at
-from services.processor import pgsql
 from services.processor.matching import Candidate
 from services.processor.pipeline import Loaded
-
-SCHEDULED, SENT, CANCELLED = "scheduled", "sent", "cancelled"
-REMINDERS: Table = Reminder.__table__  # type: ignore[assignment]  # Core: executemany
-EntityKey = tuple[str, str, str, str]  # (tenant, source, entity_type, entity_id)
+from services.processor.reminder_store import (
+    CANCELLED,
+    REMINDERS,
+    SCHEDULED,
+    SENT,
+    EntityKey,
+    reminder_store,
+)
 
 
 @dataclass(frozen=True)
@@ -101,28 +103,6 @@ def _decisions(
     return out
 
 
-async def _scheduled(
-    session: AsyncSession, entities: list[EntityKey]
-) -> dict[EntityKey, dict[int, int]]:
-    """The scheduled reminders of these entities: entity → subscription id → reminder id."""
-    found: dict[EntityKey, dict[int, int]] = {k: {} for k in entities}
-    conn = await pgsql.driver(session)
-    if conn is not None:
-        rows = await conn.fetch(pgsql.SCHEDULED_REMINDERS_SQL, *pgsql.columns(entities, 4))
-        for i, sub_id, reminder_id in rows:
-            found[entities[i - 1]][sub_id] = reminder_id
-        return found
-    r = Reminder
-    stmt = select(r.tenant, r.source, r.entity_type, r.entity_id, r.subscription_id, r.id).where(
-        r.status == SCHEDULED, tuple_(r.tenant, r.source, r.entity_type, r.entity_id).in_(entities)
-    )
-    for tenant, source, entity_type, entity_id, sub_id, reminder_id in (
-        await session.execute(stmt)
-    ).all():
-        found[(tenant, source, entity_type, entity_id)][sub_id] = reminder_id
-    return found
-
-
 async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     stmt = upsert(session, REMINDERS)
     new = stmt.excluded
@@ -162,7 +142,7 @@ async def keep_reminders(
     if not seen:
         return
     entities = list(dict.fromkeys(_entity(s.event) for s in seen))
-    scheduled = await _scheduled(session, entities)
+    scheduled = await reminder_store(session).scheduled(session, entities)
     latest: dict[tuple[int, EntityKey], Decision] = {}
     for s in seen:
         tenant, key = s.event.env.tenant, _entity(s.event)
