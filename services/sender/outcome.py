@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,10 +118,28 @@ _STATEMENTS: dict[Kind, Any] = {
 }
 
 
-def _params(o: Outcome, now: datetime) -> dict[str, Any]:
-    params: dict[str, Any] = {"o_id": o.delivery_id, "o_attempt": o.attempt, "o_error": o.error}
+class OutcomeParams(TypedDict):
+    """One delivery's bound values for its kind's guarded update (``_STATEMENTS``)."""
+
+    o_id: int
+    o_attempt: int
+    o_error: str | None
+    o_provider_id: NotRequired[str | None]  # sent
+    o_at: NotRequired[datetime]  # sent
+    o_next: NotRequired[datetime | None]  # retry, deferred
+
+
+class AttemptRow(TypedDict):
+    delivery_id: int
+    attempt: int
+    outcome: str
+    error: str | None
+
+
+def _params(o: Outcome, now: datetime) -> OutcomeParams:
+    params: OutcomeParams = {"o_id": o.delivery_id, "o_attempt": o.attempt, "o_error": o.error}
     if o.kind == "sent":
-        params.update(o_provider_id=o.provider_message_id, o_at=now)
+        params["o_provider_id"], params["o_at"] = o.provider_message_id, now
     elif o.kind in ("retry", "deferred"):
         params["o_next"] = o.next_attempt_at
     return params
@@ -130,12 +148,12 @@ def _params(o: Outcome, now: datetime) -> dict[str, Any]:
 async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
     """Flush only; the caller's transaction commits."""
     now = utcnow()
-    by_kind: dict[Kind, list[dict[str, Any]]] = defaultdict(list)
+    by_kind: dict[Kind, list[OutcomeParams]] = defaultdict(list)
     for o in outcomes:
         by_kind[o.kind].append(_params(o, now))
     for kind, params in by_kind.items():
         await session.execute(_STATEMENTS[kind], params)
-    attempts = [
+    attempts: list[AttemptRow] = [
         {"delivery_id": o.delivery_id, "attempt": o.attempt, "outcome": o.kind, "error": o.error}
         for o in outcomes
         if o.kind != "deferred"  # not an attempt: nothing was tried

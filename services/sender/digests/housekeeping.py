@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,21 @@ def _same_key() -> object:
     )
 
 
+class ScheduleRow(TypedDict):
+    """A digest user's default schedule, as inserted (kept if one exists meanwhile)."""
+
+    tenant: str
+    user_id: str
+    channel: str
+    days_of_week: list[int]
+    time_of_day: str
+    timezone: str
+    enabled: bool
+    window_start: datetime
+    next_run_at: datetime | None  # None: no day of the week chosen
+    updated_at: datetime
+
+
 async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSettings) -> int:
     rows = await session.execute(
         select(Delivery.tenant, Delivery.user_id, Delivery.channel)
@@ -89,7 +105,7 @@ async def _zones(session: AsyncSession, keys: list[Key]) -> dict[tuple[str, str]
     return {(t, u): z for t, u, z in found}
 
 
-def _default_row(key: Key, zone: str | None, now: datetime, s: DigestDefaults) -> dict[str, object]:
+def _default_row(key: Key, zone: str | None, now: datetime, s: DigestDefaults) -> ScheduleRow:
     timezone = zone or s.digest_default_timezone
     try:
         parse_zone(timezone)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,36 @@ from services.sender.digests.collect import Item
 from services.sender.digests.writes import Advance, digest_writes
 
 DIGEST_SOURCE = "herald"  # deliveries.source of a digest's own delivery
+
+
+class DeliveryRow(TypedDict):
+    """A digest's own delivery, as inserted: no notification behind it."""
+
+    notification_id: None
+    tenant: str
+    user_id: str
+    source: str
+    channel: str
+    status: str
+    reason: str
+    subject: str
+    body: str
+    body_html: str | None
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+
+
+class DigestRow(TypedDict):
+    tenant: str
+    user_id: str
+    channel: str
+    window_start: datetime
+    window_end: datetime
+    status: str
+    item_count: int
+    delivery_id: int
+    created_at: datetime
 
 
 class ItemsChanged(RuntimeError):
@@ -61,7 +91,7 @@ async def _mark_digested(session: AsyncSession, plans: list[Plan], digest_ids: l
         raise ItemsChanged(f"{expected - marked} waiting items changed under the build")
 
 
-def _digest_row(p: Plan, delivery_id: int, now: datetime) -> dict[str, Any]:
+def _digest_row(p: Plan, delivery_id: int, now: datetime) -> DigestRow:
     s = p.schedule
     return {
         "tenant": s.tenant,
@@ -76,7 +106,7 @@ def _digest_row(p: Plan, delivery_id: int, now: datetime) -> dict[str, Any]:
     }
 
 
-def _delivery_row(p: Plan, now: datetime) -> dict[str, Any]:
+def _delivery_row(p: Plan, now: datetime) -> DeliveryRow:
     s, r = p.schedule, p.rendered
     return {
         "notification_id": None,
