@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +19,23 @@ PLANNED, SENT, SKIPPED, STOPPED = "planned", "sent", "skipped", "stopped"
 ESCALATIONS = table_of(Escalation)  # Core: executemany
 
 
+class EscalationRow(TypedDict):
+    tenant: str
+    notification_id: int
+    step: int
+    channel: str
+    after_minutes: int
+    fire_at: datetime
+    status: str
+    reason: str
+    delivery_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
 def escalation_rows(
     event: Loaded, pp: PersonPlan, notification_id: int, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[EscalationRow]:
     return [
         {
             "tenant": event.env.tenant,
@@ -40,6 +54,6 @@ def escalation_rows(
     ]
 
 
-async def insert_escalations(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_escalations(session: AsyncSession, rows: Sequence[EscalationRow]) -> None:
     if rows:
         await session.execute(insert(ESCALATIONS), list(rows))
