@@ -17,10 +17,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Event, EventStatus, Notification, Subscription
+from libs.common.db.tables import table_of
 from libs.common.reminders import REMINDER_TYPE
 from libs.common.schemas.envelope import EventEnvelope
 from services.processor.batch import Deps, Outcome, Staged, write_staged
@@ -30,7 +31,7 @@ from services.processor.choices import digest_channels, preferences
 from services.processor.pipeline import EventPlanner, Loaded
 from services.processor.reminder_store import CANCELLED, REMINDERS, SENT, Due, reminder_store
 
-EVENTS: Table = Event.__table__  # type: ignore[assignment]
+EVENTS = table_of(Event)
 
 
 async def _subscriptions(session: AsyncSession, ids: set[int]) -> dict[int, Any]:
