@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +47,13 @@ class Due:
     after_minutes: int
 
 
-Settled = dict[str, Any]  # {"eid", "to", "why", "delivery"}
+class Settled(TypedDict):
+    """A step's end, bound into the settling update."""
+
+    eid: int
+    to: str  # sent, skipped, stopped
+    why: str
+    delivery: int | None
 
 
 async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
