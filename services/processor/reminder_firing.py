@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,6 +112,15 @@ async def _staged(
     return staged
 
 
+class Settled(TypedDict):
+    """A reminder's end, bound into the settling update."""
+
+    rid: int
+    to: str  # sent, cancelled
+    why: str
+    note: int | None  # the notification it became
+
+
 async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int) -> Outcome:
     """Send up to ``limit`` reminders due at ``now``; the outcome's pending deliveries are for
     the sender's nudge after the caller commits."""
@@ -124,7 +133,8 @@ async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int)
     scheduling = select(Event.id, Event.body).where(Event.id.in_({d.event_id for d in claimed}))
     bodies: dict[str, Any] = {i: b for i, b in (await session.execute(scheduling)).all()}
     snapshot = await deps.catalog.snapshot(session)
-    fired, cancelled = [], []
+    fired = []
+    cancelled: list[Settled] = []
     for due in claimed:
         why = _stale(due, subs.get(due.subscription_id))
         if why is None and not snapshot.event_type(due.tenant, due.source, REMINDER_TYPE).enabled:
@@ -152,7 +162,7 @@ async def _notifications(session: AsyncSession, event_ids: list[str]) -> dict[st
     return {event_id: note_id for event_id, note_id in rows.all()}
 
 
-async def _settle(session: AsyncSession, outcomes: list[dict[str, Any]], now: datetime) -> None:
+async def _settle(session: AsyncSession, outcomes: list[Settled], now: datetime) -> None:
     if not outcomes:
         return
     r = REMINDERS.c
