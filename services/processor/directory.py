@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,7 +85,7 @@ class TableDirectory:
         found: dict[Key, Entry] = {}
         for tenant, users in by_tenant.items():
             if conn is not None:
-                rows = await pgsql.fetch(conn, pgsql.PEOPLE_SQL, tenant, list(users))
+                rows = await conn.fetch(pgsql.PEOPLE_SQL, tenant, list(users))
             else:
                 stmt = select(*ENTRY_COLUMNS).where(_R.tenant == tenant, _R.user_id.in_(users))
                 rows = [tuple(r) for r in (await session.execute(stmt)).all()]
@@ -93,7 +93,7 @@ class TableDirectory:
         return found
 
 
-def _entry_fields(r: tuple[Any, ...]) -> tuple[Any, ...]:
+def _entry_fields(r: Sequence[Any]) -> tuple[Any, ...]:
     """Columns after user_id, in ENTRY_COLUMNS order, as Entry wants them."""
     email, chat, locale, tz, roles, company, manager, attributes, phone = r[1:]
     roles = frozenset(roles or ())

@@ -39,9 +39,11 @@ SUBSCRIPTIONS_SQL = (
     "SELECT id, user_id, filter, channels, types, remind, updated_at FROM subscriptions "
     "WHERE id = ANY($1)"
 )
+# attributes: NULL for the usual empty object, which then costs no JSON decoding (read as {})
 PEOPLE_SQL = (
     "SELECT user_id, email, telegram_chat_id, locale, timezone, roles, company_id, manager_id, "
-    "attributes, phone FROM recipients WHERE tenant = $1 AND user_id = ANY($2::text[])"
+    "NULLIF(attributes, '{}'::jsonb), phone FROM recipients "
+    "WHERE tenant = $1 AND user_id = ANY($2::text[])"
 )
 # the scheduled reminders of a batch's entities (services/processor/reminders.py)
 SCHEDULED_REMINDERS_SQL = """

@@ -100,10 +100,18 @@ class EventPlanner:
         self._people, self._prefs, self._digests = people, prefs, digests or {}
         self._available = snapshot.available
         self._defaults = snapshot.default_modes(event.env.tenant)  # what users did not set
+        self._unset: Terms | None = None  # of everyone who set no preference and no digest
 
     def _terms(self, user_id: str) -> Terms:
+        prefs, digests = self._prefs.get(user_id), self._digests.get(user_id)
+        if prefs is None and digests is None:  # most people: one Terms for all of them
+            if self._unset is None:
+                self._unset = self._make_terms({}, frozenset())
+            return self._unset
+        return self._make_terms(prefs or {}, digests or frozenset())
+
+    def _make_terms(self, prefs: Prefs, digests: frozenset[str]) -> Terms:
         env = self.event.env
-        prefs, digests = self._prefs.get(user_id, {}), self._digests.get(user_id, frozenset())
         return Terms(
             env.source, self._etype, env.priority, prefs, digests, self._available, self._defaults
         )

@@ -89,13 +89,16 @@ def _decisions(
     of its scheduled reminder for this entity, before the batch."""
     env = seen.event.env
     out: dict[int, Decision] = {}
-    matched = {c.id for c in seen.matched}
-    for cand in seen.candidates:
-        if cand.remind is None or not cand.follows(env.type):
+    reminding = [c for c in seen.candidates if c.remind is not None]  # ~120 candidates, few
+    matched = {c.id for c in seen.matched if c.remind is not None} if reminding else set()
+    for cand in reminding:
+        if not cand.follows(env.type):
             continue
         row = _row(seen, cand, zone_of(cand.user_id), now) if cand.id in matched else None
         why = "no date" if cand.id in matched else "the entity no longer matches"
         out[cand.id] = (env.occurred_at, row, f"{why} (event {env.id})")
+    if not existing:
+        return out
     covered = {c.id for c in seen.candidates}
     for sub_id in existing.keys() - covered:
         why = f"the subscription no longer covers the entity (event {env.id})"

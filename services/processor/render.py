@@ -1,7 +1,8 @@
 """Rendering the inbox item and each channel's message (DESIGN §5 step 5).
 
-Most templates do not mention the recipient, so their output depends only on the event and
-the locale: ``EventRenderer`` renders those once per event instead of once per person.
+Most templates do not mention the recipient, so their output depends only on the event, the
+channel and the locale: ``EventRenderer`` renders those once per event instead of once per
+person, and finds each (channel, locale)'s template once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ EMAIL = "email"
 
 
 class EventRenderer:
-    """Renders one event's messages. A person-independent template text is rendered once per
-    event and locale, however many people and channels use it (the inbox title and the
-    browser title are usually the same text)."""
+    """Renders one event's messages. A person-independent message is rendered once per event,
+    channel and locale, however many people get it; its texts once per event and locale,
+    however many channels use them (the inbox title and the browser title are usually the
+    same text)."""
 
     def __init__(
         self, snapshot: Snapshot, etype: TypeInfo, event_id: str, env: EventEnvelope
@@ -29,22 +31,31 @@ class EventRenderer:
         self._layout = snapshot.layout(env.tenant)  # e-mail only (DESIGN §15)
         self._base = event_context(event_id, env)
         self._texts: dict[tuple[str, bool, str], str] = {}
-        self._shared: dict[tuple[int, str], Rendered] = {}
+        # (channel, locale) → the finished message, or the template when it reads the person
+        self._done: dict[tuple[str, str], Rendered | TemplateRow] = {}
 
     def render(self, channel: str, user_id: str, person: Entry | None) -> Rendered:
         locale = (person.locale if person else None) or self._etype.default_locale
+        key = (channel, locale)
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self._first(channel, locale, user_id, person)
+        if isinstance(found, TemplateRow):  # reads the recipient: rendered per person
+            who = f"{locale}/{user_id}"
+            return self._dress(channel, self._render(found, locale, who, user_id, person))
+        return found
+
+    def _first(
+        self, channel: str, locale: str, user_id: str, person: Entry | None
+    ) -> Rendered | TemplateRow:
+        """The (channel, locale)'s message when it is the same for everyone, else its
+        template."""
         template = self._snapshot.template(self._env.tenant, self._etype, channel, locale)
         if template is None:
             return self._dress(channel, self._plain())
         if template.personal:
-            who = f"{locale}/{user_id}"
-            return self._dress(channel, self._render(template, locale, who, user_id, person))
-        key = (template.id, locale)
-        found = self._shared.get(key)
-        if found is None:
-            found = self._render(template, locale, locale, user_id, person)
-            found = self._shared[key] = self._dress(channel, found)
-        return found
+            return template
+        return self._dress(channel, self._render(template, locale, locale, user_id, person))
 
     def _dress(self, channel: str, rendered: Rendered) -> Rendered:
         """An e-mail in the tenant's layout (header, footer, colours), else as rendered."""
