@@ -24,7 +24,7 @@ from services.ingest.recipients_api.endpoints import router as recipients_router
 from services.ingest.settings import IngestSettings
 from services.ingest.static import mount_inbox_page
 from services.ingest.telegram_api.endpoints import router as telegram_router
-from services.ingest.user_api import user_api_router
+from services.ingest.user_api.endpoints import user_api_router
 from services.ingest.user_api.throttle import Throttle
 
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.common.auth import (
     AuthError,
     KeysUnavailable,
     Principal,
-    TokenVerifier,
     match_api_key,
 )
 from libs.common.principals import ServicePrincipal
+from services.ingest.deps import Settings, Verifier
 
 _bearer = HTTPBearer(auto_error=False, description="a user JWT (sub, tenant, aud, iss, exp)")
 
 
 async def current_user(
-    request: Request,
+    verifier: Verifier,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Every user-facing query is scoped to this principal's (tenant, user_id)."""
@@ -30,7 +30,6 @@ async def current_user(
             "missing Bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return await verifier.averify(credentials.credentials)
     except KeysUnavailable as exc:  # 401 would make a frontend log the user out
@@ -44,13 +43,12 @@ async def current_user(
 
 
 async def calling_service(
-    request: Request, x_api_key: Annotated[str | None, Header()] = None
+    settings: Settings, x_api_key: Annotated[str | None, Header()] = None
 ) -> ServicePrincipal:
     """The principal a valid service API key maps to (HERALD_API_KEYS); 401 otherwise; what
     it may do is each route's question. ``async`` although it never awaits: FastAPI runs a
     plain ``def`` dependency in a worker thread, a thread hop per request for a lookup."""
-    keys: dict[str, ServicePrincipal] = request.app.state.settings.api_keys
-    principal = match_api_key(keys, x_api_key)
+    principal = match_api_key(settings.api_keys, x_api_key)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
     return principal

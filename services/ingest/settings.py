@@ -17,7 +17,7 @@ from libs.common.settings import (
 )
 from libs.common.template_budget import TemplateSettings
 from services.ingest.admin.settings import AdminSettings
-from services.ingest.telegram_api.endpoints import TelegramLinkSettings
+from services.ingest.telegram_api.settings import TelegramLinkSettings
 from services.ingest.user_api.throttle import PreviewLimitSettings
 
 

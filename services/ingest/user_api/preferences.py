@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from services.ingest.auth_deps import CurrentUser
+from services.ingest.deps import Session
 from services.ingest.errors import error_responses
 from services.ingest.user_api import preference_rules as rules
-from services.ingest.user_api.edge import tx
 from services.ingest.user_api.schemas import PreferencesUpdate, PreferencesView
 
 router = APIRouter(
@@ -16,11 +16,10 @@ router = APIRouter(
 
 
 @router.get("", summary="Effective channel modes per module, with what can be changed")
-async def get_preferences(request: Request, user: CurrentUser) -> PreferencesView:
-    async with tx(request) as session:
-        modules = await rules.load_modules(session, user.tenant)
-        rows = await rules.load_rows(session, user)
-        defaults = await rules.tenant_modes(session, user.tenant)
+async def get_preferences(user: CurrentUser, session: Session) -> PreferencesView:
+    modules = await rules.load_modules(session, user.tenant)
+    rows = await rules.load_rows(session, user)
+    defaults = await rules.tenant_modes(session, user.tenant)
     return rules.build_view(modules, rows, defaults)
 
 
@@ -32,13 +31,12 @@ async def get_preferences(request: Request, user: CurrentUser) -> PreferencesVie
     "when it asks for a digest on a channel without digests (the browser).",
 )
 async def put_preferences(
-    request: Request, user: CurrentUser, body: PreferencesUpdate
+    user: CurrentUser, body: PreferencesUpdate, session: Session
 ) -> PreferencesView:
-    async with tx(request) as session:
-        modules = await rules.load_modules(session, user.tenant)
-        for index, change in enumerate(body.changes):
-            rules.check_change(index, change, modules)
-        await rules.apply_changes(session, user, body.changes)
-        rows = await rules.load_rows(session, user)
-        defaults = await rules.tenant_modes(session, user.tenant)
+    modules = await rules.load_modules(session, user.tenant)
+    for index, change in enumerate(body.changes):
+        rules.check_change(index, change, modules)
+    await rules.apply_changes(session, user, body.changes)
+    rows = await rules.load_rows(session, user)
+    defaults = await rules.tenant_modes(session, user.tenant)
     return rules.build_view(modules, rows, defaults)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from services.ingest.auth_deps import CurrentUser
+from services.ingest.deps import Mediator, PreviewThrottle, Session
 from services.ingest.errors import error_responses
 from services.ingest.user_api import subscription_store as store
-from services.ingest.user_api.edge import mediator, tx
 from services.ingest.user_api.preview import preview
 from services.ingest.user_api.schemas import (
     PreviewRequest,
@@ -30,10 +30,9 @@ _FILTER_422 = (
 
 
 @router.get("", summary="The user's subscriptions")
-async def list_subscriptions(request: Request, user: CurrentUser) -> list[SubscriptionOut]:
-    async with tx(request) as session:
-        subs = await store.list_mine(session, user)
-        return [SubscriptionOut.model_validate(s) for s in subs]
+async def list_subscriptions(user: CurrentUser, session: Session) -> list[SubscriptionOut]:
+    subs = await store.list_mine(session, user)
+    return [SubscriptionOut.model_validate(s) for s in subs]
 
 
 @router.post(
@@ -44,12 +43,9 @@ async def list_subscriptions(request: Request, user: CurrentUser) -> list[Subscr
     responses=error_responses(409),
 )
 async def create_subscription(
-    request: Request, user: CurrentUser, body: SubscriptionIn
+    user: CurrentUser, body: SubscriptionIn, session: Session
 ) -> SubscriptionOut:
-    async with tx(request) as session:
-        sub = await store.create(session, user, body)
-        out = SubscriptionOut.model_validate(sub)
-    return out
+    return SubscriptionOut.model_validate(await store.create(session, user, body))
 
 
 _PREVIEW = (
@@ -66,30 +62,29 @@ _PREVIEW = (
     responses=error_responses(429),
 )
 async def preview_subscription(
-    request: Request, user: CurrentUser, body: PreviewRequest
+    user: CurrentUser,
+    body: PreviewRequest,
+    throttle: PreviewThrottle,
+    mediator: Mediator,
+    session: Session,
 ) -> PreviewResult:
     checked_filter(body.filter)  # a bad filter is a 422 and costs no preview
-    limit_preview(request, user)
-    async with tx(request) as session:
-        return await preview(session, mediator(request), user, body)
+    limit_preview(throttle, user)
+    return await preview(session, mediator, user, body)
 
 
 @router.get("/{sub_id}", summary="One subscription", responses=_NOT_FOUND)
-async def get_subscription(request: Request, user: CurrentUser, sub_id: RowId) -> SubscriptionOut:
-    async with tx(request) as session:
-        return SubscriptionOut.model_validate(await store.get_mine(session, user, sub_id))
+async def get_subscription(user: CurrentUser, sub_id: RowId, session: Session) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(await store.get_mine(session, user, sub_id))
 
 
 @router.put(
     "/{sub_id}", summary="Replace a subscription", description=_FILTER_422, responses=_NOT_FOUND
 )
 async def replace_subscription(
-    request: Request, user: CurrentUser, sub_id: RowId, body: SubscriptionIn
+    user: CurrentUser, sub_id: RowId, body: SubscriptionIn, session: Session
 ) -> SubscriptionOut:
-    async with tx(request) as session:
-        sub = await store.replace(session, user, sub_id, body)
-        out = SubscriptionOut.model_validate(sub)
-    return out
+    return SubscriptionOut.model_validate(await store.replace(session, user, sub_id, body))
 
 
 @router.delete(
@@ -98,7 +93,6 @@ async def replace_subscription(
     summary="Delete a subscription",
     responses=_NOT_FOUND,
 )
-async def delete_subscription(request: Request, user: CurrentUser, sub_id: RowId) -> Response:
-    async with tx(request) as session:
-        await store.remove(session, user, sub_id)
+async def delete_subscription(user: CurrentUser, sub_id: RowId, session: Session) -> Response:
+    await store.remove(session, user, sub_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

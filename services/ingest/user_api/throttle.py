@@ -9,7 +9,6 @@ import math
 import time
 from collections.abc import Callable, Hashable
 
-from fastapi import Request
 from pydantic import Field
 
 from libs.common.auth import Principal
@@ -63,9 +62,9 @@ class Throttle:
             del self._buckets[next(iter(self._buckets))]
 
 
-def limit_preview(request: Request, user: Principal) -> None:
+def limit_preview(throttle: Throttle, user: Principal) -> None:
     """429 with Retry-After (whole seconds, rounded up) past the user's preview rate."""
-    wait_s = request.app.state.preview_throttle.take((user.tenant, user.user_id))
+    wait_s = throttle.take((user.tenant, user.user_id))
     if wait_s > 0:
         raise ApiError(
             429,

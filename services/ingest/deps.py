@@ -1,0 +1,111 @@
+"""What ingest's handlers get from the running app, typed: the request's transaction, the
+database, the bus, the mediator, the tenant registry, the settings (DESIGN §11).
+
+The lifespan (``app.py``) keeps these on ``app.state``; this module is the one place that
+reads it, so a handler names what it uses (``session: Session``) instead of reaching into an
+untyped ``request.app.state``.
+
+``Session`` is the edge that owns the commit: one transaction per request, committed when the
+handler returns (after its answer is built, before it is sent: ``scope="function"``, so a
+client that got 200 reads its own write), rolled back when the handler raises. Work that must
+follow the commit (a counter push to the user's other tabs) is queued on ``AfterCommit`` and
+runs right after it, still before the answer is sent; after a rollback nothing queued runs.
+Handlers and the logic they call only flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from libs.common.auth import TokenVerifier
+from libs.common.bus import Bus
+from libs.common.db.engine import transaction
+from libs.common.mediator_client import MediatorClient
+from libs.common.resources import Resources
+from libs.common.tenants import TenantRegistry
+from services.ingest.settings import IngestSettings
+from services.ingest.user_api.throttle import Throttle
+
+# ``async def`` although none of these awaits: FastAPI runs a plain ``def`` dependency in a
+# worker thread, a thread hop per request for an attribute read.
+
+
+async def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+async def _settings(request: Request) -> IngestSettings:
+    settings: IngestSettings = request.app.state.settings
+    return settings
+
+
+async def _mediator(request: Request) -> MediatorClient:
+    client: MediatorClient = request.app.state.mediator
+    return client
+
+
+async def _tenants(request: Request) -> TenantRegistry:
+    tenants: TenantRegistry = request.app.state.tenants
+    return tenants
+
+
+async def _token_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+async def _preview_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.preview_throttle
+    return throttle
+
+
+AppResources = Annotated[Resources, Depends(_resources)]
+Settings = Annotated[IngestSettings, Depends(_settings)]
+Mediator = Annotated[MediatorClient, Depends(_mediator)]
+Tenants = Annotated[TenantRegistry, Depends(_tenants)]
+Verifier = Annotated[TokenVerifier, Depends(_token_verifier)]
+PreviewThrottle = Annotated[Throttle, Depends(_preview_throttle)]
+
+
+async def _engine(resources: AppResources) -> AsyncEngine:
+    return resources.engine
+
+
+async def _sessions(resources: AppResources) -> async_sessionmaker[AsyncSession]:
+    return resources.sessions
+
+
+async def _bus(resources: AppResources) -> Bus:
+    return resources.bus
+
+
+Engine = Annotated[AsyncEngine, Depends(_engine)]  # for autocommit reads (user_api/edge.py)
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]  # own transactions
+MessageBus = Annotated[Bus, Depends(_bus)]
+
+AfterCommitActions = list[Callable[[], Awaitable[None]]]
+
+
+async def _after_commit() -> AfterCommitActions:
+    """One list per request (FastAPI caches a dependency within a request): the handler's
+    ``AfterCommit`` and the one ``_session`` runs are the same list."""
+    return []
+
+
+AfterCommit = Annotated[AfterCommitActions, Depends(_after_commit)]
+
+
+async def _session(sessions: Sessions, after: AfterCommit) -> AsyncIterator[AsyncSession]:
+    async with transaction(sessions) as session:
+        yield session
+    for action in after:
+        await action()
+
+
+# scope="function": exits when the handler returns, not after the answer is sent
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
