@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
@@ -24,8 +25,9 @@ from libs.common.schemas.envelope import (
     check_recipient_cap,
 )
 from libs.common.schemas.openapi import self_contained
-from libs.common.tenants import UNKNOWN_TENANT, TenantsUnavailable
+from libs.common.tenants import UNKNOWN_TENANT, TenantRegistry, TenantsUnavailable
 from services.ingest.auth_deps import CallingService
+from services.ingest.deps import MessageBus, Sessions, Settings, Tenants
 from services.ingest.intake import metrics as m
 from services.ingest.intake.accepted import publish_accepted
 from services.ingest.intake.authorize import keep_refused, refused_items, unknown_tenant_items
@@ -82,17 +84,23 @@ _BATCH_SCHEMA = {
         }
     },
 )
-async def post_events(request: Request, caller: CallingService) -> Accepted202:
-    cap = request.app.state.settings.max_recipients_per_event
-    items = parse_items(await read_limited(request), cap)
-    await authorize(request, caller, items)
-    await check_tenants(request, caller, items)
+async def post_events(
+    request: Request,
+    caller: CallingService,
+    settings: Settings,
+    sessions: Sessions,
+    tenants: Tenants,
+    bus: MessageBus,
+) -> Accepted202:
+    """Each step owns its transaction (not ``deps.Session``): refused events are kept even
+    though the request fails, and the batch is committed before anything is published."""
+    items = parse_items(await read_limited(request), settings.max_recipients_per_event)
+    await authorize(sessions, caller, items)
+    await check_tenants(sessions, tenants, caller, items)
     m.RECEIVED.labels("http").inc(len(items))
-    stored = await store(request, items)
-    await publish_accepted(request.app.state.resources.bus, items, stored)  # feeds
-    await nudge_processor(
-        request.app.state.resources.bus, [s.event_id for s in stored if not s.duplicate]
-    )
+    stored = await store(sessions, items)
+    await publish_accepted(bus, items, stored)  # feeds
+    await nudge_processor(bus, [s.event_id for s in stored if not s.duplicate])
     return Accepted202(ids=[s.event_id for s in stored], duplicates=[s.duplicate for s in stored])
 
 
@@ -150,25 +158,32 @@ def _refused(loc: list[str | int], exc: ValidationFailed) -> dict[str, Any]:
     return _problem(loc, exc.reason, exc.reason.split(":", 1)[0])
 
 
-async def authorize(request: Request, caller: ServicePrincipal, items: list[Accepted]) -> None:
+async def authorize(
+    sessions: async_sessionmaker[AsyncSession], caller: ServicePrincipal, items: list[Accepted]
+) -> None:
     """All or nothing: one event outside the key's sources or tenants refuses the batch (403),
     and each such event is kept as a ``rejected`` row with the reason (DESIGN §3.1)."""
     refused = refused_items(caller, items)
     if refused:
-        await keep_refused(request.app.state.resources.sessions, refused)
+        await keep_refused(sessions, refused)
         raise HTTPException(status.HTTP_403_FORBIDDEN, refused[0].reason)
 
 
-async def check_tenants(request: Request, caller: ServicePrincipal, items: list[Accepted]) -> None:
+async def check_tenants(
+    sessions: async_sessionmaker[AsyncSession],
+    registry: TenantRegistry,
+    caller: ServicePrincipal,
+    items: list[Accepted],
+) -> None:
     """All or nothing, like ``authorize``: an event of a tenant that is not registered or is
     disabled refuses the batch (422) and is kept as a ``rejected`` row (DESIGN §15)."""
     try:
-        tenants = await request.app.state.tenants.all()
+        tenants = await registry.all()
     except TenantsUnavailable as exc:
         raise _unavailable() from exc
     refused = unknown_tenant_items(tenants, caller, items)
     if refused:
-        await keep_refused(request.app.state.resources.sessions, [r for _, r in refused])
+        await keep_refused(sessions, [r for _, r in refused])
         batch = len(items) > 1
         raise _invalid(
             [
@@ -182,10 +197,10 @@ async def check_tenants(request: Request, caller: ServicePrincipal, items: list[
         )
 
 
-async def store(request: Request, items: list[Accepted]) -> list[Stored]:
+async def store(sessions: async_sessionmaker[AsyncSession], items: list[Accepted]) -> list[Stored]:
     """One transaction for the whole batch; an unreachable database answers 503."""
     try:
-        async with transaction(request.app.state.resources.sessions) as session:
+        async with transaction(sessions) as session:
             stored = await store_events(session, items)
     except Exception as exc:
         if not is_transient(exc):
