@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.db.engine import dialect_name, supports_skip_locked, transaction
+from libs.common.db.dialect import upsert
+from libs.common.db.engine import supports_skip_locked, transaction
 from libs.common.db.models import AdminLoginThrottle
 
 MAX_KEY_VALUE_CHARS = 150  # key column is 160 wide, with the "account:"/"address:" prefix
@@ -105,9 +105,8 @@ class LoginThrottle:
 async def _locked(session: AsyncSession, key: str, now: float) -> AdminLoginThrottle:
     """The key's row, created if new, locked until commit (a no-op upsert takes the lock on
     PostgreSQL; SQLite serialises writers anyway)."""
-    ins = (postgresql if dialect_name(session) == "postgresql" else sqlite).insert
     stmt = (
-        ins(AdminLoginThrottle)
+        upsert(session, AdminLoginThrottle)
         .values(key=key, attempts=0, blocked_until=0.0, last_at=now)
         .on_conflict_do_update(index_elements=["key"], set_={"key": AdminLoginThrottle.key})
         .returning(AdminLoginThrottle)

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import upsert
 from libs.common.db.models import Event, EventStatus, new_uuid, utcnow
 from libs.common.schemas.envelope import EventEnvelope, skipped_recipients
 from services.ingest.intake.decode import Accepted, Rejected
@@ -62,9 +61,8 @@ async def store_events(session: AsyncSession, items: Sequence[Accepted]) -> list
     if not items:
         return []
     rows = [event_row(item.envelope, item.body) for item in items]
-    upsert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     stmt = (
-        upsert(Event)
+        upsert(session, Event)
         .on_conflict_do_nothing(index_elements=["tenant", "source", "source_event_id"])
         .returning(Event.id, Event.tenant, Event.source, Event.source_event_id)
     )

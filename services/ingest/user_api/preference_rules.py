@@ -17,13 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.channel_rules import digest_refusal
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import upsert
 from libs.common.db.models import ChannelPreference, EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
 from libs.common.tenants import settings_of
@@ -187,8 +185,7 @@ async def apply_changes(
                 delete(ChannelPreference).filter_by(**key, channel=change.channel)
             )
             continue
-        insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-        stmt = insert(ChannelPreference).values(
+        stmt = upsert(session, ChannelPreference).values(
             **key, channel=change.channel, mode=change.mode.value
         )
         # an upsert: two concurrent PUTs of the same setting must not collide on the key

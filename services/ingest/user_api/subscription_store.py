@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.db.engine import dialect_name
+from libs.common.db.dialect import on_postgresql
 from libs.common.db.models import Subscription, utcnow
 from libs.common.filters import Condition, FilterError, parse_filter, stored_filter
 from services.ingest.errors import ApiError
@@ -85,7 +85,7 @@ async def get_mine(session: AsyncSession, user: Principal, sub_id: int) -> Subsc
 async def _lock_user(session: AsyncSession, user: Principal) -> None:
     """Serialise one user's creates until commit, so count-then-insert cannot overshoot the
     cap (160 parallel creates stored 103 without it). Other users are not held up."""
-    if dialect_name(session) == "postgresql":
+    if on_postgresql(session):
         key = f"{user.tenant}\x1f{user.user_id}"
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
