@@ -20,6 +20,7 @@ from libs.common.schemas.permissions import (
 from services.acl_mediator.cache import Verdict
 from services.acl_mediator.checker import Checker
 from services.acl_mediator.docs import CHECK_DESCRIPTION, INVALIDATE_DESCRIPTION
+from services.acl_mediator.settings import MediatorSettings
 
 # 1,000 items of at most ~600 bytes each; anything larger cannot be a valid batch
 MAX_BODY_BYTES = 1024 * 1024
@@ -32,12 +33,30 @@ _ENCODED = {
 }
 
 
+# What the handlers get from the running app, typed; the one place that reads app.state
+# (the lifespan keeps them there). Async, so FastAPI does not hop to a thread.
+
+
+async def _settings(request: Request) -> MediatorSettings:
+    settings: MediatorSettings = request.app.state.settings
+    return settings
+
+
+async def _checker(request: Request) -> Checker:
+    checker: Checker = request.app.state.checker
+    return checker
+
+
+Settings = Annotated[MediatorSettings, Depends(_settings)]
+TheChecker = Annotated[Checker, Depends(_checker)]
+
+
 async def calling_service(
-    request: Request, x_api_key: Annotated[str | None, Header()] = None
+    settings: Settings, x_api_key: Annotated[str | None, Header()] = None
 ) -> ServicePrincipal:
     """A valid X-API-Key with the ``permissions`` scope: a producer's key may not probe who
-    may read what (DESIGN §3.1). Async, so FastAPI does not hop to a thread."""
-    keys: dict[str, ServicePrincipal] = request.app.state.settings.api_keys
+    may read what (DESIGN §3.1)."""
+    keys: dict[str, ServicePrincipal] = settings.api_keys
     caller = match_api_key(keys, x_api_key)
     if caller is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
@@ -70,10 +89,9 @@ Caller = Annotated[ServicePrincipal, Depends(calling_service)]
         }
     },
 )
-async def check(request: Request, caller: Caller) -> Response:
+async def check(request: Request, caller: Caller, checker: TheChecker) -> Response:
     batch = parse_body(await read_capped(request), CheckRequest)
     in_tenant(caller, batch.tenant)
-    checker: Checker = request.app.state.checker
     verdicts = await checker.check(batch.tenant, batch.items)
     return Response(encode(verdicts), media_type="application/json")
 
@@ -84,9 +102,8 @@ async def check(request: Request, caller: Caller) -> Response:
     description=INVALIDATE_DESCRIPTION,
     response_model=InvalidateResponse,
 )
-async def invalidate(body: InvalidateRequest, request: Request, caller: Caller) -> Any:
+async def invalidate(body: InvalidateRequest, caller: Caller, checker: TheChecker) -> Any:
     in_tenant(caller, body.tenant)
-    checker: Checker = request.app.state.checker
     obj = None
     if body.module and body.object_type and body.object_id:
         obj = (body.module, body.object_type, body.object_id)
