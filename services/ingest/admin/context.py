@@ -1,4 +1,5 @@
-"""What the admin's views reach at request time: the ingest app's database and bus.
+"""What the admin's views reach at request time: the ingest app's database, bus, settings and
+tenant registry, typed (the one place the admin reads ``app.state``).
 
 sqladmin wants a session maker when the admin is built, but the engine only exists once the
 ingest lifespan has opened its resources; ``LateBoundSessions`` binds each new session to the
@@ -16,6 +17,8 @@ from starlette.applications import Starlette
 from libs.common.bus import Bus
 from libs.common.channels import registry
 from libs.common.resources import Resources
+from libs.common.settings import BusSettings
+from libs.common.tenants import TenantRegistry
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class AdminContext:
     @property
     def bus(self) -> Bus:
         return self.resources.bus
+
+    @property
+    def bus_settings(self) -> BusSettings:
+        settings: BusSettings = self.app.state.settings
+        return settings
+
+    @property
+    def tenants(self) -> TenantRegistry:
+        tenants: TenantRegistry = self.app.state.tenants
+        return tenants
 
     def available_channels(self) -> frozenset[str]:
         """Channels with a provider under the app's settings (libs/common/channels.py)."""

@@ -36,7 +36,7 @@ class DeadLettersView(BaseView):
         return scope_of(request) is None
 
     def _amqp_url(self) -> str:
-        return str(self.ctx.app.state.settings.amqp_url)
+        return str(self.ctx.bus_settings.amqp_url)
 
     @expose("/dead-letters", methods=["GET"], identity="dead-letters")
     async def dead_letters(self, request: Request) -> Response:

@@ -63,4 +63,4 @@ class TenantAdmin(HeraldView, model=Tenant):
     async def after_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
     ) -> None:
-        self.ctx.app.state.tenants.invalidate()  # this process sees it at once
+        self.ctx.tenants.invalidate()  # this process sees it at once
