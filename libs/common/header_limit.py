@@ -10,8 +10,8 @@ and closes the connection before the request reaches the application:
   run`` and ``herald dev`` (libs/common/httptools_limit.py; h11's own limit where httptools is
   missing, which answers 400 and closes);
 * the websocket gateway (``websockets``): services/websocket/header_limit.py;
-* the separate ``/metrics`` listener (aiohttp, HERALD_METRICS_PORT):
-  libs/common/aiohttp_limit.py.
+* the separate ``/metrics`` listener (asyncio streams, HERALD_METRICS_PORT): the stream
+  reader's limit (libs/common/metrics.py).
 """
 
 from __future__ import annotations

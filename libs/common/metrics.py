@@ -9,22 +9,23 @@ Production: ``HERALD_METRICS_PORT`` serves it on a separate listener only Promet
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from http import HTTPStatus
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import Field
 
+from libs.common.header_limit import MAX_HEADER_BYTES, refusal_response
 from libs.common.settings import HeraldSettings
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 METRICS_PATH = "/metrics"
+HEAD_TIMEOUT_S = 10.0  # a scraper sends its request at once
 log = logging.getLogger("herald.metrics")
 
 
@@ -48,6 +49,17 @@ def render_metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def _response(
+    status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None
+) -> bytes:
+    """A whole HTTP/1.1 response; ``length`` is the body's for HEAD (sent without it)."""
+    fields = {**(headers or {}), "content-length": str(len(body) if length is None else length)}
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in fields.items()
+    )
+    return (head + "connection: close\r\n\r\n").encode("latin-1") + body
+
+
 def metrics_allowed(settings: MetricsSettings | None, authorization: str | None) -> bool:
     """True when no token is configured, or the header carries it (constant-time compare)."""
     if settings is None or not settings.metrics_token:
@@ -59,42 +71,66 @@ def metrics_allowed(settings: MetricsSettings | None, authorization: str | None)
 
 
 class MetricsListener:
-    """``/metrics`` alone on HERALD_METRICS_PORT, served by aiohttp in the service's own event
-    loop (imported only when the port is set: the idle services stay small)."""
+    """``/metrics`` alone on HERALD_METRICS_PORT, in the service's own event loop, on asyncio
+    streams (no web framework: aiohttp's server cost about 7 MiB per service, DESIGN §12).
+
+    One request per connection (answered with ``connection: close``; Prometheus reconnects for
+    the next scrape). The request head is read up to the blank line: past MAX_HEADER_BYTES it
+    gets a 431 and the connection is closed (libs/common/header_limit.py), and one that has
+    not arrived within HEAD_TIMEOUT_S is closed. A body is never read."""
 
     def __init__(self, settings: MetricsSettings) -> None:
         self._s = settings
-        self._runner: web.BaseRunner | None = None
+        self._server: asyncio.Server | None = None
         self.port: int | None = None  # the bound port (HERALD_METRICS_PORT=0: an ephemeral one)
 
     async def start(self) -> None:
         if self._s.metrics_port is None:
             return
-        from aiohttp import web
-
-        from libs.common.aiohttp_limit import capped_runner
-
-        self._runner = capped_runner(self._scrape, access_log=None)  # request heads capped
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._s.metrics_host, self._s.metrics_port).start()
-        self.port = self._runner.addresses[0][1]
+        self._server = await asyncio.start_server(
+            self._connection, self._s.metrics_host, self._s.metrics_port, limit=MAX_HEADER_BYTES
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
         log.info("metrics on %s:%d%s", self._s.metrics_host, self.port, METRICS_PATH)
 
-    async def _scrape(self, request: web.BaseRequest) -> web.Response:
-        from aiohttp import web
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+            writer.write(self._answer(head))
+            await writer.drain()
+        except (asyncio.LimitOverrunError, ValueError):  # no blank line within the cap
+            writer.write(refusal_response())
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass  # gone, or too slow: nothing to answer
+        finally:
+            writer.close()
 
-        if request.path != METRICS_PATH:
-            return web.Response(status=404)
-        if request.method not in ("GET", "HEAD"):
-            return web.Response(status=405, headers={"Allow": "GET"})
-        if not metrics_allowed(self._s, request.headers.get("Authorization")):
-            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
-        return web.Response(body=render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+    def _answer(self, head: bytes) -> bytes:
+        request_line, *lines = head.decode("latin-1").split("\r\n")
+        method, target, version = [*request_line.split(" "), "", "", ""][:3]
+        if not version.startswith("HTTP/1."):
+            return _response(400, b"")
+        if target.partition("?")[0] != METRICS_PATH:
+            return _response(404, b"")
+        if method not in ("GET", "HEAD"):
+            return _response(405, b"", {"allow": "GET"})
+        headers = dict(line.partition(":")[::2] for line in lines if line)
+        auth = next((v.strip() for k, v in headers.items() if k.lower() == "authorization"), None)
+        if not metrics_allowed(self._s, auth):
+            return _response(401, b"", {"www-authenticate": "Bearer"})
+        body = render_metrics()
+        return _response(
+            200,
+            b"" if method == "HEAD" else body,
+            {"content-type": METRICS_CONTENT_TYPE},
+            len(body),
+        )
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
     @asynccontextmanager
     async def serving(self, state: Any) -> AsyncIterator[None]:

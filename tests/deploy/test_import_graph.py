@@ -156,3 +156,29 @@ def test_tokens_verify_with_and_without_cryptography(service: str, tmp_path: Pat
     del env["HERALD_JWT_SECRET"]
     env |= {"HERALD_JWT_ALGORITHMS": '["RS256"]', "HERALD_JWT_PUBLIC_KEY": public.decode()}
     assert verified_by(service, env, token(pem, "RS256")) == ["True", "u-7"]
+
+
+LISTENER_PATH = """
+import asyncio, json, sys
+import httpx
+from libs.common.metrics import MetricsListener, MetricsSettings
+
+async def scrape() -> int:
+    listener = MetricsListener(MetricsSettings(metrics_port=0, metrics_host="127.0.0.1"))
+    await listener.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"http://127.0.0.1:{listener.port}/metrics")).status_code
+    finally:
+        await listener.close()
+
+assert asyncio.run(scrape()) == 200  # a real scrape went through it
+print(json.dumps(sorted(n for n, m in sys.modules.items() if m is not None)))
+"""
+
+
+def test_the_separate_metrics_listener_loads_no_web_framework(tmp_path: Path) -> None:
+    """HERALD_METRICS_PORT (compose, Kubernetes) served by asyncio streams: aiohttp's server
+    cost about 7 MiB in every service that set it."""
+    loaded = imported_by("processor", service_env(tmp_path), LISTENER_PATH)
+    assert {"aiohttp", "fastapi", "starlette", "uvicorn"} & loaded == set()
