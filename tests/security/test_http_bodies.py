@@ -15,7 +15,7 @@ import pytest
 
 from libs.common.body_limit import DEFAULT_MAX_BODY_BYTES
 from services.ingest.intake.decode import Rejected, decode
-from services.ingest.intake.endpoints import MAX_REQUEST_BYTES
+from services.ingest.intake.http_body import MAX_REQUEST_BYTES
 from tests.apps import API_KEY, running
 from tests.security.user_routes import SAMPLES, user_routes
 from tests.services.acl_mediator.support import mediator

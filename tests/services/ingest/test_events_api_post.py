@@ -16,7 +16,7 @@ from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
 from libs.common.db.models import Event
 from services.ingest.app import create_app
 from services.ingest.auth_deps import calling_service
-from services.ingest.intake.endpoints import MAX_BATCH, MAX_REQUEST_BYTES
+from services.ingest.intake.http_body import MAX_BATCH, MAX_REQUEST_BYTES
 from tests.apps import API_KEY, ingest_settings, running
 from tests.services.ingest.intake_support import (
     count_events,
