@@ -13,7 +13,7 @@ from operator import attrgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Subscription
@@ -22,10 +22,11 @@ from libs.common.filter_subject import DEFAULT_ZONE, FieldRef, Subject, field_re
 from libs.common.filters import FilterError
 from libs.common.reminders import Remind
 from services.processor import pgsql
+from services.processor.candidate_rows import MatchKey as MatchKey  # batch.py's import
+from services.processor.candidate_rows import Triple, key_rows, version
 
 log = logging.getLogger("herald.processor.matching")
 
-MatchKey = tuple[str, str, str, str | None]  # (tenant, source, entity_type, project_id)
 Reminding = tuple[FieldRef, int]  # (the date's field, days before)
 CACHE_SIZE = 200_000  # compiled subscriptions; ~0.6 KiB each
 CACHE_TTL_S = 300.0
@@ -45,7 +46,7 @@ class Candidate:
     filter: CompiledFilter
     types: tuple[str, ...]  # event types it follows; empty: every type of its entity type
     remind: Reminding | None  # (the date field, days before): a deadline reminder
-    updated_at: datetime  # the row's version this was compiled from
+    version: int  # of the row it was compiled from (candidate_rows.version)
     loaded_at: float  # monotonic seconds
 
     def follows(self, event_type: str) -> bool:
@@ -62,20 +63,21 @@ class CompiledCache:
         self._size, self._ttl_s = size, ttl_s
         self._valid: dict[int, Candidate] = {}
         self.valid, self.ttl_s = self._valid, ttl_s  # read straight by ``_parsed``
-        self._broken: dict[int, datetime] = {}  # invalid filters, by the version seen
+        self._broken: dict[int, int] = {}  # invalid filters, by the version seen
 
-    def get(self, sub_id: int, updated_at: datetime, now: float) -> Candidate | bool | None:
+    def get(self, sub_id: int, updated_at: datetime | int, now: float) -> Candidate | bool | None:
         """The candidate, None for a known-broken row, False when it must be (re)loaded."""
+        at = version(updated_at)
         found = self._valid.get(sub_id)
         if found is not None:
-            fresh = found.updated_at == updated_at and now - found.loaded_at < self._ttl_s
+            fresh = found.version == at and now - found.loaded_at < self._ttl_s
             return found if fresh else False
-        return None if self._broken.get(sub_id) == updated_at else False
+        return None if self._broken.get(sub_id) == at else False
 
-    def put(self, sub_id: int, updated_at: datetime, cand: Candidate | None) -> None:
+    def put(self, sub_id: int, updated_at: datetime | int, cand: Candidate | None) -> None:
         if cand is None:
             self._valid.pop(sub_id, None)
-            self._broken[sub_id] = updated_at
+            self._broken[sub_id] = version(updated_at)
         else:
             self._broken.pop(sub_id, None)
             self._valid[sub_id] = cand
@@ -91,8 +93,6 @@ SUBSCRIPTION_COLUMNS = (
     Subscription.id, Subscription.user_id, Subscription.filter, Subscription.channels,
     Subscription.types, Subscription.remind, Subscription.updated_at,
 )  # fmt: skip
-Triple = tuple[str, str, str]  # (tenant, source, entity_type)
-KeyRow = Sequence[Any]  # (project-wide?, position of its key, id, updated_at)
 
 
 def _remind(sub_id: int, raw: Any) -> Reminding | None:
@@ -113,7 +113,7 @@ def _candidate(
     channels: Any,
     types: Any,
     remind: Any,
-    updated_at: datetime,
+    updated_at: datetime | int,
 ) -> Candidate | None:
     try:
         compiled = compile_filter(raw)
@@ -122,41 +122,8 @@ def _candidate(
         return None
     return Candidate(
         sub_id, user_id, tuple(channels or ()), compiled, tuple(types or ()),
-        _remind(sub_id, remind), updated_at, time.monotonic(),
+        _remind(sub_id, remind), version(updated_at), time.monotonic(),
     )  # fmt: skip
-
-
-async def _key_rows(
-    session: AsyncSession, own: list[MatchKey], triples: list[Triple]
-) -> list[KeyRow]:
-    """(project-wide?, 1-based position in ``triples`` or ``own``, id, updated_at) of the
-    enabled subscriptions of each key's own project and of each triple's project-wide ones."""
-    conn = await pgsql.driver(session)
-    if conn is not None:
-        args = (*pgsql.columns(own, 4), *pgsql.columns(triples, 3))
-        return await conn.fetch(pgsql.SUBSCRIPTION_KEYS_SQL, *args)  # type: ignore[no-any-return]
-    s = Subscription
-    cols = (s.id, s.tenant, s.source, s.entity_type, s.project_id, s.updated_at)
-    wide = select(*cols).where(
-        s.enabled.is_(True),
-        s.project_id.is_(None),
-        tuple_(s.tenant, s.source, s.entity_type).in_(triples),
-    )
-    stmts = [wide]
-    if own:
-        stmts.append(select(*cols).where(
-            s.enabled.is_(True), tuple_(s.tenant, s.source, s.entity_type, s.project_id).in_(own)
-        ))  # fmt: skip
-    where = {k: i for i, k in enumerate(own, 1)} | {t: i for i, t in enumerate(triples, 1)}
-    rows: list[KeyRow] = []
-    for stmt in stmts:
-        for sub_id, tenant, source, entity_type, project_id, updated_at in (
-            await session.execute(stmt)
-        ).all():
-            key = (tenant, source, entity_type) if project_id is None else (
-                tenant, source, entity_type, project_id)  # fmt: skip
-            rows.append((project_id is None, where[key], sub_id, updated_at))
-    return rows
 
 
 async def _fetch_subscriptions(session: AsyncSession, ids: list[int]) -> list[tuple[Any, ...]]:
@@ -175,22 +142,22 @@ def remember(*row: Any) -> Candidate | None:
     return cand
 
 
-async def _parsed(session: AsyncSession, rows: Sequence[KeyRow]) -> list[Candidate | bool | None]:
-    """Each row's compiled subscription (None: a broken filter), fetching and compiling only
-    those the cache does not hold at the row's version. Taken from the cache before any await:
+async def _parsed(session: AsyncSession, ids: Sequence[int], versions: Sequence[int]) -> list[Any]:
+    """Each subscription's compiled form at its version (None: a broken filter), fetching and
+    compiling only those the cache does not hold. Taken from the cache before any await:
     another batch may evict or replace entries meanwhile."""
     now = time.monotonic()
     valid, ttl_s, get = _cache.valid, _cache.ttl_s, _cache.get
-    found: list[Candidate | bool | None] = []
+    found: list[Any] = []
     missing = []
-    for row in rows:  # CompiledCache.get's fresh case inlined: ~120 rows per event
-        hit = valid.get(row[2])
-        if hit is not None and hit.updated_at == row[3] and now - hit.loaded_at < ttl_s:
+    for sub_id, at in zip(ids, versions, strict=True):  # CompiledCache.get's fresh case inlined
+        hit = valid.get(sub_id)
+        if hit is not None and hit.version == at and now - hit.loaded_at < ttl_s:
             found.append(hit)
             continue
-        cand = get(row[2], row[3], now)
+        cand = get(sub_id, at, now)
         if cand is False:
-            missing.append(row[2])
+            missing.append(sub_id)
         found.append(cand)
     if not missing:
         return found
@@ -199,7 +166,7 @@ async def _parsed(session: AsyncSession, rows: Sequence[KeyRow]) -> list[Candida
         fetched = await _fetch_subscriptions(session, missing[start : start + FETCH_CHUNK])
         for row in fetched:
             fresh[row[0]] = remember(*row)
-    return [fresh[row[2]] if cand is False else cand for row, cand in zip(rows, found, strict=True)]
+    return [fresh[i] if c is False else c for i, c in zip(ids, found, strict=True)]
 
 
 _by_id = attrgetter("id")
@@ -218,19 +185,17 @@ async def candidates(
         for key in chunk:
             by_triple.setdefault(key[:3], []).append(key)
         triples = list(by_triple)
-        rows = await _key_rows(session, own, triples)
-        # where each row goes: a project-wide one to every key of its triple
-        wide_lists = [[out[k] for k in by_triple[t]] for t in triples]
-        own_lists = [out[k] for k in own]
-        for row, cand in zip(rows, await _parsed(session, rows), strict=True):
-            if not cand:
-                continue
-            if row[0]:
-                for found in wide_lists[row[1] - 1]:
-                    found.append(cand)
-            else:
-                own_lists[row[1] - 1].append(cand)
-    for found in out.values():
+        rows = await key_rows(session, own, triples)
+        every = await _parsed(  # one fetch for whatever the cache lacks
+            session, [x for r in rows for x in r[2]], [x for r in rows for x in r[3]]
+        )
+        hi = 0
+        for wide, i, ids, _ in rows:
+            lo, hi = hi, hi + len(ids)
+            found = [c for c in every[lo:hi] if c]
+            for key in by_triple[triples[i - 1]] if wide else (own[i - 1],):
+                out[key] += found
+    for found in out.values():  # own then project-wide: two runs in id order
         found.sort(key=_by_id)
     return out
 
