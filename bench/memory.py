@@ -69,6 +69,22 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set of a process tree (shared pages divided among their users): printed
+    beside RSS for information only; the budget is RSS (DESIGN §12)."""
+    total = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            total += int(line.split()[1]) * 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        try:
+            total += pss_bytes(int(child))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def service_env(db_url: str, amqp_url: str, ports: dict[str, int], workdir: Path) -> dict[str, str]:
     modules = workdir / "acl-modules.yaml"
     modules.write_text(MODULES_YAML)
@@ -120,13 +136,14 @@ def wait_ready(procs: dict[str, subprocess.Popen[bytes]], ports: dict[str, int])
         time.sleep(0.2)
 
 
-def peak_rss(pids: dict[str, int]) -> dict[str, int]:
+def peak_rss(pids: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """The highest RSS sample of each service, and its PSS at the end (information)."""
     peak = dict.fromkeys(pids, 0)
     for _ in range(SAMPLES):
         for name, pid in pids.items():
             peak[name] = max(peak[name], rss_bytes(pid))
         time.sleep(SAMPLE_INTERVAL_S)
-    return peak
+    return peak, {name: pss_bytes(pid) for name, pid in pids.items()}
 
 
 def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -141,7 +158,7 @@ def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
             proc.wait(5)
 
 
-def measure_services(db_url: str, amqp_url: str) -> dict[str, int]:
+def measure_services(db_url: str, amqp_url: str) -> tuple[dict[str, int], dict[str, int]]:
     ports = {name: free_port() for name in SERVICES}
     with tempfile.TemporaryDirectory(prefix="herald-bench-memory-") as tmp:
         workdir = Path(tmp)
@@ -179,15 +196,16 @@ async def _seed(db_url: str) -> None:
     await engine.dispose()
 
 
-async def run() -> dict[str, int]:
+async def run() -> tuple[dict[str, int], dict[str, int]]:
     async with throwaway("memory") as (db_url, amqp_url):
         await _seed(db_url)
         return await asyncio.to_thread(measure_services, db_url, amqp_url)
 
 
-def _report(per_service: dict[str, int], bare: int) -> dict[str, Any]:
+def _report(per_service: dict[str, int], pss: dict[str, int], bare: int) -> dict[str, Any]:
     total = sum(per_service.values())
     mib = {name: round(value / MIB, 1) for name, value in per_service.items()}
+    pss_mib = {name: round(value / MIB, 1) for name, value in pss.items()}
     result: dict[str, Any] = {
         "total_mib": round(total / MIB, 1),
         "budget_mib": BUDGET_MIB,
@@ -195,13 +213,19 @@ def _report(per_service: dict[str, int], bare: int) -> dict[str, Any]:
         "raw_bare_python_x5_mib": round(5 * bare / MIB, 1),
         "ratio_to_raw": round(total / (5 * bare), 2),
         **{f"{name}_mib": value for name, value in mib.items()},
+        "pss_total_mib": round(sum(pss.values()) / MIB, 1),  # information, not the budget
         "load_average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
     }
     verdict = "within" if total / MIB <= BUDGET_MIB else "OVER"
     print(
         f"memory: {result['total_mib']} MiB RSS, all five services idle "
         f"({verdict} the {BUDGET_MIB:.0f} MiB budget, {result['ratio_to_budget']:.2f} of it)\n"
-        + "".join(f"  {name:<13} {value:7.1f} MiB\n" for name, value in mib.items())
+        + "".join(
+            f"  {name:<13} {value:7.1f} MiB  (PSS {pss_mib[name]:.1f})\n"
+            for name, value in mib.items()
+        )
+        + f"PSS total {result['pss_total_mib']} MiB (shared library pages divided among "
+        "processes; information only, the budget is RSS)\n"
         + f"raw:    {result['raw_bare_python_x5_mib']} MiB = 5 bare Python interpreters "
         f"(same run, {bare / MIB:.1f} MiB each)\n"
         f"ratio:  {result['ratio_to_raw']:.2f} x the bare interpreters\n"
@@ -211,8 +235,8 @@ def _report(per_service: dict[str, int], bare: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    per_service = asyncio.run(run())
-    return _report(per_service, bare_interpreter_rss())
+    per_service, pss = asyncio.run(run())
+    return _report(per_service, pss, bare_interpreter_rss())
 
 
 if __name__ == "__main__":
