@@ -245,6 +245,18 @@ class CompiledFilter:
         return {p for ref in self.person_fields for p in people_in(raw(subject, ref))}
 
 
+# The order the zone-free tests run in: all must hold, so the one most likely to fail and
+# cheapest goes first (a person's id among a few, then value tests, then the roles, which read
+# the directory); the rest keep their saved order. The matching benchmark's ~120 candidates
+# per event then stop at the first test more often (148 → ~125 tests per event).
+TEST_ORDER = {"users_any": 0, "companies_any": 1, "eq": 2, "in": 2, "not_in": 3, "ne": 3,
+              "number_range": 4, "roles_any": 5}  # fmt: skip
+
+
+def _first_to_fail(cond: Cond) -> int:
+    return TEST_ORDER.get(cond[0], len(TEST_ORDER))
+
+
 def compile_filter(raw_filter: Any) -> CompiledFilter:
     """A stored filter (already validated when saved: only its shape is checked here, full
     validation cost more than evaluating it) → its compiled conditions. Raises FilterError."""
@@ -252,7 +264,7 @@ def compile_filter(raw_filter: Any) -> CompiledFilter:
         raise FilterError(None, "a filter is a list of conditions")
     compiled = [_condition(i, cond) for i, cond in enumerate(raw_filter)]
     return CompiledFilter(
-        tuple(c for c, zoned in compiled if not zoned),
+        tuple(sorted((c for c, zoned in compiled if not zoned), key=_first_to_fail)),
         tuple(c for c, zoned in compiled if zoned),
         tuple(c[1] for c, _ in compiled if c[0] in ("roles_any", "companies_any")),
     )
