@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.access import DENIED
@@ -33,6 +33,7 @@ from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.escalation_plan import ESCALATIONS, PLANNED, SENT, SKIPPED, STOPPED
 from services.processor.pipeline import EventPlanner, Loaded, delivery_rows
+from services.processor.settling import Settled, settle
 from services.processor.writer import insert_deliveries
 
 E = Escalation
@@ -45,15 +46,6 @@ class Due:
     step: int
     channel: str
     after_minutes: int
-
-
-class Settled(TypedDict):
-    """A step's end, bound into the settling update."""
-
-    eid: int
-    to: str  # sent, skipped, stopped
-    why: str
-    delivery: int | None
 
 
 async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
@@ -116,10 +108,10 @@ async def fire_escalations(session: AsyncSession, deps: Deps, now: datetime, lim
         why = _stopped(note)
         if why is not None:
             stops[note.id] = why
-            settled.append({"eid": due.id, "to": STOPPED, "why": why, "delivery": None})
+            settled.append({"row": due.id, "to": STOPPED, "why": why, "became": None})
         elif (there := live.get((note.id, due.channel))) is not None:
             why = f"already delivered on {due.channel} ({there})"
-            settled.append({"eid": due.id, "to": SKIPPED, "why": why, "delivery": None})
+            settled.append({"row": due.id, "to": SKIPPED, "why": why, "became": None})
         else:
             sending.append((due, note))
     if sending:
@@ -157,7 +149,7 @@ async def _send(
         withdrawn = _withdrawn(snapshot, loaded.env, due.channel)
         if withdrawn is not None:
             stops[note.id] = withdrawn
-            settled.append({"eid": due.id, "to": STOPPED, "why": withdrawn, "delivery": None})
+            settled.append({"row": due.id, "to": STOPPED, "why": withdrawn, "became": None})
             continue
         key, user = (note.tenant, note.user_id), note.user_id
         planner = EventPlanner(
@@ -169,7 +161,7 @@ async def _send(
         planned = pp.deliveries[0][0]
         if planned.status is not DeliveryStatus.PENDING:
             reason = planned.reason[:256]
-            settled.append({"eid": due.id, "to": SKIPPED, "why": reason, "delivery": None})
+            settled.append({"row": due.id, "to": SKIPPED, "why": reason, "became": None})
             continue
         rows += delivery_rows(loaded, pp, note.id, now)
         written.append(due)
@@ -178,7 +170,7 @@ async def _send(
     ):
         outcome.pending.append(delivery_id)
         why = f"delivery #{delivery_id} on {due.channel}"
-        settled.append({"eid": due.id, "to": SENT, "why": why, "delivery": delivery_id})
+        settled.append({"row": due.id, "to": SENT, "why": why, "became": delivery_id})
     return settled
 
 
@@ -193,16 +185,8 @@ def _withdrawn(snapshot: Snapshot, env: EventEnvelope, channel: str) -> str | No
 
 
 async def _settle(session: AsyncSession, settled: list[Settled], now: datetime) -> None:
-    if not settled:
-        return
-    c = ESCALATIONS.c
-    stmt = (
-        update(ESCALATIONS)
-        .where(c.id == bindparam("eid"))
-        .values(status=bindparam("to"), reason=bindparam("why"),
-                delivery_id=bindparam("delivery"), updated_at=now)
-    )  # fmt: skip
-    await session.execute(stmt, settled)
+    """Each step ends sent, skipped or stopped; a sent one keeps its delivery."""
+    await settle(session, ESCALATIONS, "delivery_id", settled, now)
 
 
 async def _stop_later(session: AsyncSession, stops: dict[int, str], now: datetime) -> int:

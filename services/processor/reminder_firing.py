@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Event, EventStatus, Notification, Subscription
@@ -30,6 +30,7 @@ from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.pipeline import EventPlanner, Loaded
 from services.processor.reminder_store import CANCELLED, REMINDERS, SENT, Due, reminder_store
+from services.processor.settling import Settled, settle
 
 EVENTS = table_of(Event)
 
@@ -112,15 +113,6 @@ async def _staged(
     return staged
 
 
-class Settled(TypedDict):
-    """A reminder's end, bound into the settling update."""
-
-    rid: int
-    to: str  # sent, cancelled
-    why: str
-    note: int | None  # the notification it became
-
-
 async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int) -> Outcome:
     """Send up to ``limit`` reminders due at ``now``; the outcome's pending deliveries are for
     the sender's nudge after the caller commits."""
@@ -140,7 +132,7 @@ async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int)
         if why is None and not snapshot.event_type(due.tenant, due.source, REMINDER_TYPE).enabled:
             why = f"the event type {due.source}.{REMINDER_TYPE} is disabled"
         if why is not None:
-            cancelled.append({"rid": due.id, "to": CANCELLED, "why": why, "note": None})
+            cancelled.append({"row": due.id, "to": CANCELLED, "why": why, "became": None})
             continue
         body = _body(due, bodies.get(due.event_id), now)
         fired.append((due, await _as_event(session, due, body, now), subs[due.subscription_id]))
@@ -148,8 +140,8 @@ async def fire_due(session: AsyncSession, deps: Deps, now: datetime, limit: int)
         await write_staged(session, await _staged(session, deps, snapshot, fired), outcome)
         notes = await _notifications(session, [loaded.id for _, loaded, _ in fired])
         cancelled += [
-            {"rid": due.id, "to": SENT, "why": f"sent as event {loaded.id}",
-             "note": notes.get(loaded.id)}
+            {"row": due.id, "to": SENT, "why": f"sent as event {loaded.id}",
+             "became": notes.get(loaded.id)}
             for due, loaded, _ in fired
         ]  # fmt: skip
     await _settle(session, cancelled, now)
@@ -163,13 +155,5 @@ async def _notifications(session: AsyncSession, event_ids: list[str]) -> dict[st
 
 
 async def _settle(session: AsyncSession, outcomes: list[Settled], now: datetime) -> None:
-    if not outcomes:
-        return
-    r = REMINDERS.c
-    stmt = (
-        update(REMINDERS)
-        .where(r.id == bindparam("rid"))
-        .values(status=bindparam("to"), reason=bindparam("why"),
-                notification_id=bindparam("note"), updated_at=now)
-    )  # fmt: skip
-    await session.execute(stmt, outcomes)
+    """Each reminder ends sent or cancelled; a sent one keeps the notification it became."""
+    await settle(session, REMINDERS, "notification_id", outcomes, now)
