@@ -33,6 +33,7 @@ from services.websocket.replay import Replayer
 from services.websocket.session import Sessions
 from services.websocket.settings import WebsocketSettings
 from services.websocket.sweep import Sweep
+from services.websocket.tenant_watch import TenantWatch
 
 log = logging.getLogger("herald.websocket")
 
@@ -55,6 +56,8 @@ class Gateway:
         self.mediator: MediatorClient | None = None
         self.consumer: Consumer | None = None
         self.sweeper: asyncio.Task[None] | None = None
+        self.tenant_watch: TenantWatch | None = None
+        self.watcher: asyncio.Task[None] | None = None
         self.handling = 0  # connections inside the handler, authenticated or not
         self._sessions: Sessions | None = None
         self.metrics_listener = MetricsListener(settings)  # HERALD_METRICS_PORT, when set
@@ -74,20 +77,24 @@ class Gateway:
             s.ws_feed_recovery_minutes,
             s.ws_feed_recovery_events,
         )
+        tenants = TenantRegistry(self.resources.sessions)  # DESIGN §15
+        self.tenant_watch = TenantWatch(tenants, self.registry, self.pusher)
         self._sessions = Sessions(
             s,
-            TokenVerifier(s, tenants=TenantRegistry(self.resources.sessions)),  # DESIGN §15
+            TokenVerifier(s, tenants=tenants),
             self.registry,
             self.feeds,
             self.pusher,
             self.resources.sessions,
             replayer,
             recovery,
+            self.tenant_watch,
         )
         self.consumer = await self.resources.bus.consume_raw(
             self._queue_spec(), fanout.on_message, s.amqp_prefetch
         )
         self.sweeper = asyncio.create_task(self.sweep.run_forever())
+        self.watcher = asyncio.create_task(self.tenant_watch.run_forever())
         await self.metrics_listener.start()
         return await serve(
             self.handle,
@@ -121,8 +128,9 @@ class Gateway:
 
     async def close(self) -> None:
         await self.metrics_listener.close()
-        if self.sweeper is not None:
-            self.sweeper.cancel()
+        for task in (self.sweeper, self.watcher):
+            if task is not None:
+                task.cancel()
         if self.consumer is not None:
             await self.consumer.cancel()
         if self.mediator is not None:

@@ -18,6 +18,7 @@ CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect elsewhere, then resum
 CLOSE_POLICY = 1008  # token expired mid-connection: get a new token, reconnect
 CLOSE_TRY_LATER = 1013  # signing keys unavailable (our outage): reconnect after a backoff
 CLOSE_UNAUTHORIZED = 4401  # bad token: do not retry with the same token
+CLOSE_TENANT_REFUSED = 4403  # the tenant was disabled or removed: do not retry
 CLOSE_AUTH_TIMEOUT = 4408  # no auth message in time
 CLOSE_IDLE = 4409  # nothing received within the idle timeout: send pings
 CLOSE_TOO_SLOW = 4429  # fell too far behind: reconnect and resume

@@ -21,6 +21,7 @@ from services.websocket.push import Pusher
 from services.websocket.registry import Client, Registry, TooManySubscriptions
 from services.websocket.replay import Replayer
 from services.websocket.settings import WebsocketSettings
+from services.websocket.tenant_watch import TenantWatch
 
 log = logging.getLogger("herald.websocket.session")
 
@@ -41,10 +42,11 @@ class Sessions:
         db: async_sessionmaker[AsyncSession],
         replayer: Replayer,
         recovery: FeedRecovery,
+        tenant_watch: TenantWatch | None = None,
     ) -> None:
         self.s, self.verifier, self.registry = settings, verifier, registry
         self.feeds, self.pusher, self.db, self.replayer = feeds, pusher, db, replayer
-        self.recovery = recovery
+        self.recovery, self.tenant_watch = recovery, tenant_watch
 
     async def handle(self, conn: ServerConnection) -> None:
         authenticated = await self._authenticate(conn)
@@ -188,6 +190,8 @@ class Sessions:
         return protocol.frame({"type": "authenticated", "id": cmd.id, "exp": client.exp})
 
     async def _resume(self, client: Client, cmd: Resume) -> None:
+        if self.tenant_watch is not None and await self.tenant_watch.refuse(client):
+            return  # its tenant was disabled: closed with 4403, nothing replayed
         await self.replayer.idle(client)  # one replay at a time per connection
         if cmd.cursor is not None:
             await self.replayer.resume(client, _position(cmd.cursor), cmd.id)
