@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from libs.common.api_keys import match_api_key
+from libs.common.app_state import from_state
 from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.permissions import (
     CheckRequest,
@@ -33,22 +34,9 @@ _ENCODED = {
 }
 
 
-# What the handlers get from the running app, typed; the one place that reads app.state
-# (the lifespan keeps them there). Async, so FastAPI does not hop to a thread.
-
-
-async def _settings(request: Request) -> MediatorSettings:
-    settings: MediatorSettings = request.app.state.settings
-    return settings
-
-
-async def _checker(request: Request) -> Checker:
-    checker: Checker = request.app.state.checker
-    return checker
-
-
-Settings = Annotated[MediatorSettings, Depends(_settings)]
-TheChecker = Annotated[Checker, Depends(_checker)]
+# What the handlers get from the running app, typed (the lifespan keeps them on app.state).
+Settings = Annotated[MediatorSettings, Depends(from_state("settings", MediatorSettings))]
+TheChecker = Annotated[Checker, Depends(from_state("checker", Checker))]
 
 
 async def calling_service(

@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from libs.common.app_state import from_state
 from libs.common.auth import TokenVerifier
 from libs.common.bus import Bus
 from libs.common.db.engine import transaction
@@ -30,46 +31,12 @@ from libs.common.tenants import TenantRegistry
 from services.ingest.settings import IngestSettings
 from services.ingest.user_api.throttle import Throttle
 
-# ``async def`` although none of these awaits: FastAPI runs a plain ``def`` dependency in a
-# worker thread, a thread hop per request for an attribute read.
-
-
-async def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-async def _settings(request: Request) -> IngestSettings:
-    settings: IngestSettings = request.app.state.settings
-    return settings
-
-
-async def _mediator(request: Request) -> MediatorClient:
-    client: MediatorClient = request.app.state.mediator
-    return client
-
-
-async def _tenants(request: Request) -> TenantRegistry:
-    tenants: TenantRegistry = request.app.state.tenants
-    return tenants
-
-
-async def _token_verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier
-
-
-async def _preview_throttle(request: Request) -> Throttle:
-    throttle: Throttle = request.app.state.preview_throttle
-    return throttle
-
-
-AppResources = Annotated[Resources, Depends(_resources)]
-Settings = Annotated[IngestSettings, Depends(_settings)]
-Mediator = Annotated[MediatorClient, Depends(_mediator)]
-Tenants = Annotated[TenantRegistry, Depends(_tenants)]
-Verifier = Annotated[TokenVerifier, Depends(_token_verifier)]
-PreviewThrottle = Annotated[Throttle, Depends(_preview_throttle)]
+AppResources = Annotated[Resources, Depends(from_state("resources", Resources))]
+Settings = Annotated[IngestSettings, Depends(from_state("settings", IngestSettings))]
+Mediator = Annotated[MediatorClient, Depends(from_state("mediator", MediatorClient))]
+Tenants = Annotated[TenantRegistry, Depends(from_state("tenants", TenantRegistry))]
+Verifier = Annotated[TokenVerifier, Depends(from_state("token_verifier", TokenVerifier))]
+PreviewThrottle = Annotated[Throttle, Depends(from_state("preview_throttle", Throttle))]
 
 
 async def _engine(resources: AppResources) -> AsyncEngine:
