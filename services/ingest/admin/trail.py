@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Delivery, DeliveryAttempt, Escalation, Notification
+
+Row = TypeVar("Row", DeliveryAttempt, Escalation)
 
 MAX_TRAIL_NOTIFICATIONS = 500  # an event for a whole department; more is paged in the lists
 
@@ -27,20 +30,24 @@ class NotificationTrail:
     escalations: list[Escalation] = field(default_factory=list)  # its chain's steps, in order
 
 
+async def _grouped(
+    session: AsyncSession, ids: Sequence[int], query: Select[Row], key: Callable[[Row], int]
+) -> dict[int, list[Row]]:
+    """The rows ``query`` reads for ``ids``, in its order, grouped by ``key``; no ids, no read."""
+    found: dict[int, list[Row]] = defaultdict(list)
+    if not ids:
+        return found
+    for row in await session.scalars(query):
+        found[key(row)].append(row)
+    return found
+
+
 async def attempts_of(
     session: AsyncSession, delivery_ids: Sequence[int]
 ) -> dict[int, list[DeliveryAttempt]]:
-    found: dict[int, list[DeliveryAttempt]] = defaultdict(list)
-    if not delivery_ids:
-        return found
-    rows = await session.scalars(
-        select(DeliveryAttempt)
-        .where(DeliveryAttempt.delivery_id.in_(delivery_ids))
-        .order_by(DeliveryAttempt.id)
-    )
-    for row in rows:
-        found[row.delivery_id].append(row)
-    return found
+    a = DeliveryAttempt
+    query = select(a).where(a.delivery_id.in_(delivery_ids)).order_by(a.id)
+    return await _grouped(session, delivery_ids, query, lambda row: row.delivery_id)
 
 
 async def trails_for(
@@ -69,17 +76,9 @@ async def trails_for(
 
 
 async def _escalations(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Escalation]]:
-    found: dict[int, list[Escalation]] = defaultdict(list)
-    if not ids:
-        return found
-    rows = await session.scalars(
-        select(Escalation)
-        .where(Escalation.notification_id.in_(ids))
-        .order_by(Escalation.notification_id, Escalation.step)
-    )
-    for row in rows:
-        found[row.notification_id].append(row)
-    return found
+    e = Escalation
+    query = select(e).where(e.notification_id.in_(ids)).order_by(e.notification_id, e.step)
+    return await _grouped(session, ids, query, lambda row: row.notification_id)
 
 
 async def event_trail(session: AsyncSession, event_id: str) -> list[NotificationTrail]:
