@@ -217,7 +217,7 @@ async def _raw_rate(dsn: str, events: list[dict[str, Any]]) -> tuple[float, floa
 
 async def _herald_rate(
     db_url: str, warmup: list[dict[str, Any]], events: list[dict[str, Any]]
-) -> tuple[float, float, int, float]:
+) -> tuple[float, float, int, float, float]:
     settings = ProcessorSettings(database_url=db_url, amqp_url="memory://bench-matching")
     engine = make_engine(db_url)
     from libs.common.bus import make_bus
@@ -228,6 +228,8 @@ async def _herald_rate(
         Deps(Catalog(settings.processor_default_channels), TableDirectory()),
     )  # fmt: skip
 
+    cpu: list[float] = []  # the processor's CPU seconds per event (it runs in this process)
+
     async def process(batch: list[dict[str, Any]]) -> float:
         ids = [f"ev-{e['id']}" for e in batch]
         chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
@@ -236,8 +238,9 @@ async def _herald_rate(
             for chunk in chunks[k::CONCURRENCY]:
                 assert await worker.process_ids(chunk) == len(chunk)
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(runner(k) for k in range(CONCURRENCY)))
+        cpu.append((time.process_time() - cpu0) / len(ids))
         return len(ids) / (time.perf_counter() - t0)
 
     try:
@@ -251,7 +254,7 @@ async def _herald_rate(
         rate = await process(events)
         async with engine.connect() as conn:
             after = (await conn.execute(text("SELECT count(*) FROM notifications"))).scalar_one()
-        return rate, (after - before) / len(events), compiled, startup
+        return rate, (after - before) / len(events), compiled, startup, cpu[-1]
     finally:
         await engine.dispose()
 
@@ -271,7 +274,7 @@ async def run() -> dict[str, Any]:
         load_before = os.getloadavg()
         raw, candidates = await _raw_rate(raw_dsn(db_url), events[WARMUP:])
         raw_batched = await _raw_batched_rate(raw_dsn(db_url), events[WARMUP:])
-        herald, notified, compiled, startup = await _herald_rate(
+        herald, notified, compiled, startup, cpu = await _herald_rate(
             db_url, events[:WARMUP], events[WARMUP:]
         )
         load_after = os.getloadavg()
@@ -284,6 +287,7 @@ async def run() -> dict[str, Any]:
         "candidates_per_event": round(candidates, 1),
         "notifications_per_event": round(notified, 1),
         "matching_per_s": round(herald),
+        "processor_cpu_us_per_event": round(cpu * 1e6),
         "raw_candidate_fetch_per_s": round(raw),
         "raw_candidate_fetch_batched_per_s": round(raw_batched),
     }
@@ -303,6 +307,8 @@ def _report(result: dict[str, Any]) -> dict[str, Any]:
         f"candidate rows alone, a query per event; "
         f"{result['raw_candidate_fetch_batched_per_s']:,} a query per {BATCH} events; same run\n"
         f"ratio:    {ratio:.2f} (to the faster raw fetch)\n"
+        f"cpu:      processor {result['processor_cpu_us_per_event']:,} us/event (one core: "
+        f"at most {1e6 / result['processor_cpu_us_per_event']:,.0f} events/s)\n"
         f"startup:  {result['startup_compiled']:,} subscriptions compiled in "
         f"{result['startup_s']} s before the first event\n"
         f"load:     1-minute load average {result['load_average_1m']} (2 cores, shared)"
