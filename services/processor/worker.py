@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +48,20 @@ def is_transient(exc: BaseException) -> bool:
     refused connection, and SQLSTATE classes such as 57 that a restarting PostgreSQL answers
     with ("the database system is starting up") as a plain DBAPIError."""
     return isinstance(exc, TransientError) or is_database_outage(exc)
+
+
+Firing = Callable[[AsyncSession, Deps, datetime, int], Awaitable[Outcome]]
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[int]], what: str) -> None:
+    """``job`` every ``interval_s`` seconds, the first after one interval; a failure is logged
+    and the next interval tries again."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; trying again next interval", what)
 
 
 class Processor:
@@ -133,6 +147,8 @@ class Processor:
         return len(outcome.processed)
 
     def _observe(self, outcome: Outcome) -> None:
+        for status, count in outcome.escalations.items():  # filled by escalation_firing only
+            m.ESCALATION_STEPS.labels(status).inc(count)
         if not outcome.processed:
             return
         now = utcnow()
@@ -171,56 +187,39 @@ class Processor:
             log.exception("could not record the failure of %s; the sweep retries it", event_id)
 
     async def remind_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._s.processor_reminder_interval_s)
-            try:
-                await self.fire_reminders()
-            except Exception:
-                log.exception("sending reminders failed; trying again next interval")
+        await _every(
+            self._s.processor_reminder_interval_s, self.fire_reminders, "sending reminders"
+        )
 
     async def fire_reminders(self) -> int:
         """Send the reminders due now (DESIGN §5.2), a transaction per batch; how many were
         handled (sent or found stale)."""
-        done = 0
-        while True:
-            limit = self._s.processor_reminder_batch
-            async with transaction(self._sessions) as session:
-                outcome = await fire_due(session, self._deps, utcnow(), limit)
-            self._after_commit(outcome)
-            done += outcome.reminders
-            if outcome.reminders < limit:
-                return done
+        return await self._drain(fire_due, self._s.processor_reminder_batch, lambda o: o.reminders)
 
     async def escalate_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._s.processor_escalation_interval_s)
-            try:
-                await self.fire_escalations()
-            except Exception:
-                log.exception("escalating failed; trying again next interval")
+        await _every(self._s.processor_escalation_interval_s, self.fire_escalations, "escalating")
 
     async def fire_escalations(self) -> int:
         """Take the escalation steps due now (DESIGN §6), a transaction per batch; how many
         due steps were handled (sent, skipped or stopped)."""
+        return await self._drain(
+            fire_escalations, self._s.processor_escalation_batch, lambda o: o.steps
+        )
+
+    async def _drain(self, fire: Firing, limit: int, handled: Callable[[Outcome], int]) -> int:
+        """``fire`` what is due now, ``limit`` at a time, a transaction each, until a batch
+        comes back short; how many were ``handled`` in all."""
         done = 0
         while True:
-            limit = self._s.processor_escalation_batch
             async with transaction(self._sessions) as session:
-                outcome = await fire_escalations(session, self._deps, utcnow(), limit)
+                outcome = await fire(session, self._deps, utcnow(), limit)
             self._after_commit(outcome)
-            for status, count in outcome.escalations.items():
-                m.ESCALATION_STEPS.labels(status).inc(count)
-            done += outcome.steps
-            if outcome.steps < limit:
+            done += handled(outcome)
+            if handled(outcome) < limit:
                 return done
 
     async def sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._s.processor_sweep_interval_s)
-            try:
-                await self.sweep_once()
-            except Exception:
-                log.exception("sweep failed; trying again next interval")
+        await _every(self._s.processor_sweep_interval_s, self.sweep_once, "sweep")
 
     async def sweep_once(self) -> int:
         async with self._sessions() as session:
