@@ -4,11 +4,14 @@
    (its own user's JWT) and subscribed: RSS per connection. Raw limit: the bare server holding
    the same number of connections. Target ≥ 15,000 at ≤ 25 KiB each.
 2. Fan-out at 10,000 connections: deliveries/s for events published to RabbitMQ, projected and
-   pushed by the gateway, beside the bare server ``broadcast``ing the same frame. Target ≥ 50%.
+   pushed by the gateway, beside the bare server writing the same frame, built once, to every
+   connection's transport (bench/ws_bare.py). Target ≥ 50%.
 3. p99 from publish to receipt at 10,000 connections, events paced. Target ≤ 100 ms.
 
 Servers and clients are separate processes (20,000 open files per process); the clients spread
-their source addresses over 127.0.0.x. Loopback only; every process is ended at the end.
+their source addresses over 127.0.0.x and, while events are measured, read in 2 ms batches
+(bench/ws_clients.py says why). Loopback only; every process is ended at the end. The load
+average is printed at the start and the end: the box is shared, and the figures move with it.
 
     .venv/bin/python -m bench.websocket
 """
@@ -16,6 +19,7 @@ their source addresses over 127.0.0.x. Loopback only; every process is ended at 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import urllib.request
@@ -144,7 +148,7 @@ def phase_latency(
         f"| raw limit: bare broadcast→receipt p99 {bare_p99:.1f} ms "
         f"(target p99 ≤ {TARGETS['p99_ms']:.0f} ms)\n  server side only, one event to all "
         f"{held:,}: gateway queue → last frame written mean {server_ms:.1f} ms | bare "
-        f"broadcast() call mean {bare_ms:.1f} ms"
+        f"broadcast call mean {bare_ms:.1f} ms"
     )
     return {
         "latency_p50_ms": round(p50, 1),
@@ -183,7 +187,7 @@ def main() -> dict[str, Any]:
     asyncio.run(create_database(name))
     database_url = with_database(TEST_DATABASE_URL, name)
     upgrade(database_url)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_average_start": _load()}
     try:
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             feeds = Path(tmp) / "feeds.yaml"
@@ -205,7 +209,13 @@ def main() -> dict[str, Any]:
     finally:
         asyncio.run(delete_vhost(name))
         asyncio.run(drop_database(name))
+    results["load_average_end"] = _load()
+    print(f"load average: {results['load_average_start']} at the start, {_load()} at the end")
     return results
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
