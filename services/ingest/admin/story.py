@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import ColumnElement, Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import (
@@ -51,24 +51,25 @@ class Story:
     digests: list[tuple[Delivery, list[Any]]] = field(default_factory=list)
 
 
+Theirs = type[ChannelPreference | Subscription | DigestSchedule | Notification | Delivery]
+
+
+def _theirs(model: Theirs, story: Story) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The conditions that keep a table's rows to the story's person."""
+    return model.tenant == story.tenant, model.user_id == story.user_id
+
+
 async def load_story(session: AsyncSession, tenant: str, user_id: str, days: int) -> Story:
     story = Story(tenant, user_id, utcnow() - timedelta(days=days))
     story.recipient = await session.get(Recipient, (tenant, user_id))
-    mine = (ChannelPreference.tenant == tenant, ChannelPreference.user_id == user_id)
-    story.preferences = list(await session.scalars(select(ChannelPreference).where(*mine)))
+    story.preferences = list(
+        await session.scalars(select(ChannelPreference).where(*_theirs(ChannelPreference, story)))
+    )
     story.subscriptions = list(
-        await session.scalars(
-            select(Subscription).where(
-                Subscription.tenant == tenant, Subscription.user_id == user_id
-            )
-        )
+        await session.scalars(select(Subscription).where(*_theirs(Subscription, story)))
     )
     story.schedules = list(
-        await session.scalars(
-            select(DigestSchedule).where(
-                DigestSchedule.tenant == tenant, DigestSchedule.user_id == user_id
-            )
-        )
+        await session.scalars(select(DigestSchedule).where(*_theirs(DigestSchedule, story)))
     )
     await _entries(session, story)
     await _mentions(session, story)
@@ -80,11 +81,7 @@ async def _entries(session: AsyncSession, story: Story) -> None:
     notifications = list(
         await session.scalars(
             select(Notification)
-            .where(
-                Notification.tenant == story.tenant,
-                Notification.user_id == story.user_id,
-                Notification.created_at >= story.since,
-            )
+            .where(*_theirs(Notification, story), Notification.created_at >= story.since)
             .order_by(Notification.id.desc())
             .limit(MAX_STORY_EVENTS)
         )
@@ -133,8 +130,7 @@ async def _digests(session: AsyncSession, story: Story) -> None:
         await session.scalars(
             select(Delivery)
             .where(
-                Delivery.tenant == story.tenant,
-                Delivery.user_id == story.user_id,
+                *_theirs(Delivery, story),
                 Delivery.notification_id.is_(None),
                 Delivery.created_at >= story.since,
             )
