@@ -102,11 +102,15 @@ async def seed_two_tenants(sessions: async_sessionmaker[AsyncSession]) -> Seeded
                                   ("delivery", delivery)]:  # fmt: skip
                 seeded.pks.setdefault(identity, {})[tenant] = str(get_object_identifier(row))
             seeded.pks.setdefault("tenant", {})[tenant] = tenant
+        # a rejected row names its tenant when that tenant is registered; NULL is global-only
         s.add(Event(id="rejected-1", status="rejected", raw=b"x", error=f"invalid {MARK[THEIRS]}"))
+        for tenant in (MINE, THEIRS):
+            s.add(Event(id=f"rejected-{tenant}", tenant=tenant, status="rejected", raw=b"x",
+                        error=f"invalid {MARK[tenant]}"))  # fmt: skip
         glob_type = EventType(key="tenders.global", source="tenders", title="GLOBALMARK")
         s.add(glob_type)
         await s.flush()
-        seeded.pks["rejected-message"] = {THEIRS: "rejected-1"}
+        seeded.pks["rejected-message"] = {t: f"rejected-{t}" for t in (MINE, THEIRS)}
         seeded.global_event_type = str(glob_type.id)
     async with sessions() as s:
         seeded.global_template = str(

@@ -26,7 +26,6 @@ from services.ingest.admin.base import (
     pre_text,
     report_action,
 )
-from services.ingest.admin.scope import scope_of
 from services.ingest.admin.trail import event_trail
 
 STATUSES = [(s.value, s.value) for s in EventStatus]
@@ -103,24 +102,23 @@ class EventAdmin(HeraldView, model=Event):
 
 
 class RejectedAdmin(HeraldView, model=Event):
-    """Messages that failed validation: raw bytes, headers and the reason, nothing dropped."""
+    """Messages that failed validation: raw bytes, headers and the reason, nothing dropped.
+    A bound admin sees those that name one of its tenants (``visible``: NULL is global-only)."""
 
     name, name_plural, icon = "Rejected message", "Rejected messages", "fa-solid fa-ban"
     category = "Activity"
     can_create = can_edit = can_delete = False
-    column_list: ClassVar[list[Any]] = [Event.received_at, Event.error, Event.source, Event.id]
+    column_list: ClassVar[list[Any]] = [
+        Event.received_at, Event.tenant, Event.error, Event.source, Event.id,
+    ]  # fmt: skip
     column_default_sort: ClassVar[Any] = (Event.received_at, True)
     column_searchable_list: ClassVar[list[Any]] = [Event.id, Event.error]
     column_details_list: ClassVar[list[Any]] = [
-        Event.id, Event.received_at, Event.error, Event.headers, Event.raw,
+        Event.id, Event.tenant, Event.received_at, Event.error, Event.headers, Event.raw,
         Event.source, Event.type,
     ]  # fmt: skip
     column_formatters: ClassVar[dict[Any, Any]] = {Event.error: lambda m, a: (m.error or "")[:120]}
     column_formatters_detail: ClassVar[dict[Any, Any]] = EventAdmin.column_formatters_detail
-
-    def is_accessible(self, request: Request) -> bool:
-        """Global admins only: a rejected message's tenant is its producer's unchecked claim."""
-        return scope_of(request) is None and super().is_accessible(request)
 
     def list_query(self, request: Request) -> Select[Any]:
         return super().list_query(request).where(Event.status == EventStatus.REJECTED.value)

@@ -8,8 +8,9 @@ tenants' rows, on every page, action and export:
   action naming one refuses it like a missing row;
 * global configuration (event types, templates and e-mail layouts of every tenant) is shown,
   since a tenant's overrides are written against it, but only a global admin changes it;
-* what belongs to no tenant — rejected messages (their tenant is the producer's unchecked
-  claim) and dead letters (queues shared by all) — is for global admins only.
+* what belongs to no tenant — rejected messages that name no registered tenant (tenant NULL)
+  and dead letters (queues shared by all) — is for global admins only; a rejected message
+  that names a registered tenant is that tenant's (``intake/rejected_tenant.py``).
 
 The account's tenants are read on every request (``AdminAuth.authenticate``), so binding or
 unbinding an account takes effect at once.
@@ -27,7 +28,7 @@ from libs.common.db.models import EmailLayout, EventType, Template, Tenant
 
 Scope = frozenset[str] | None  # None: a global admin
 SHARED_CONFIG: tuple[type[Any], ...] = (EventType, Template, EmailLayout)
-GLOBAL_ONLY_VIEWS = frozenset({"dead-letters", "rejected-message"})
+GLOBAL_ONLY_VIEWS = frozenset({"dead-letters"})
 _STATE = "herald_admin_tenants"
 
 

@@ -32,6 +32,7 @@ from libs.common.principals import ServicePrincipal
 from libs.common.tenants import TenantInfo, refusal
 from services.ingest.intake import metrics as m
 from services.ingest.intake.decode import Accepted, Decoded, Rejected
+from services.ingest.intake.rejected_tenant import key_tenant
 from services.ingest.intake.store import store_rejected
 
 log = logging.getLogger("herald.ingest.authorize")
@@ -46,7 +47,9 @@ def refused_items(principal: ServicePrincipal, items: Sequence[Accepted]) -> lis
         why = principal.event_refusal(item.envelope.source, item.envelope.tenant)
         if why is not None:
             raw = json.dumps(item.body).encode()
-            refused.append(Rejected(raw, {PRINCIPAL_HEADER: principal.name}, f"forbidden: {why}"))
+            claims = (item.envelope.tenant, *key_tenant(principal))
+            header = {PRINCIPAL_HEADER: principal.name}
+            refused.append(Rejected(raw, header, f"forbidden: {why}", claims))
     return refused
 
 
@@ -71,7 +74,7 @@ def tenant_refused(
     if isinstance(decoded, Accepted):
         why = refusal(tenants, decoded.envelope.tenant)
         if why is not None:
-            return _rejected(message, why)
+            return _rejected(message, why, decoded.envelope.tenant)
     return decoded
 
 
@@ -84,7 +87,9 @@ def unknown_tenant_items(
         why = refusal(tenants, item.envelope.tenant)
         if why is not None:
             raw = json.dumps(item.body).encode()
-            refused.append((index, Rejected(raw, {PRINCIPAL_HEADER: principal.name}, why)))
+            claims = (item.envelope.tenant, *key_tenant(principal))
+            header = {PRINCIPAL_HEADER: principal.name}
+            refused.append((index, Rejected(raw, header, why, claims)))
     return refused
 
 
@@ -106,10 +111,10 @@ class AmqpGate:
         expected = decoded.envelope.routing_key
         if routing_key is not None and routing_key != expected:
             why = f"{routing_key!r} is not {expected!r} (<source>.<type> of the body)"
-            return _rejected(message, f"routing_key: {why}")
+            return _rejected(message, f"routing_key: {why}", decoded.envelope.tenant)
         envelope = decoded.envelope
         why_not = principal and principal.event_refusal(envelope.source, envelope.tenant)
-        return _rejected(message, f"forbidden: {why_not}") if why_not else decoded
+        return _rejected(message, f"forbidden: {why_not}", envelope.tenant) if why_not else decoded
 
 
 def amqp_gate(producers: Mapping[str, ServicePrincipal] | None) -> AmqpGate:
@@ -130,5 +135,6 @@ def _unauthenticated(user: str | None) -> str:
     return f"unauthenticated: broker user {user!r} is not in HERALD_AMQP_PRODUCERS"
 
 
-def _rejected(message: Message, reason: str) -> Rejected:
-    return Rejected(message.body, message.headers, reason)
+def _rejected(message: Message, reason: str, tenant: str | None = None) -> Rejected:
+    """``tenant``: the envelope's, when it was read (else ``rejected_tenant`` reads the bytes)."""
+    return Rejected(message.body, message.headers, reason, (tenant,) if tenant else ())

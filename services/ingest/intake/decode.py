@@ -44,6 +44,8 @@ class Rejected:
     raw: bytes
     headers: dict[str, Any]
     reason: str
+    # the tenants the input claims, first first (unchecked: rejected_tenant.py picks the row's)
+    claims: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:

@@ -19,6 +19,7 @@ from libs.common.db.dialect import upsert
 from libs.common.db.models import Event, EventStatus, new_uuid, utcnow
 from libs.common.schemas.envelope import EventEnvelope, skipped_recipients
 from services.ingest.intake.decode import Accepted, Rejected
+from services.ingest.intake.rejected_tenant import tenants_of
 
 log = logging.getLogger("herald.ingest.intake")
 
@@ -114,13 +115,16 @@ async def _existing_ids(session: AsyncSession, keys: set[Key]) -> dict[Key, str]
 
 
 async def store_rejected(session: AsyncSession, items: Sequence[Rejected]) -> list[str]:
-    """Keep each invalid message exactly as it arrived, with the reason; returns the row ids."""
+    """Keep each invalid message exactly as it arrived, with the reason and the registered
+    tenant it names (or NULL: ``rejected_tenant.py``); returns the row ids."""
     if not items:
         return []
     now = utcnow()
+    tenants = await tenants_of(session, items)
     rows: list[dict[str, Any]] = [
         {
             "id": new_uuid(),
+            "tenant": tenant,
             "raw": item.raw,
             "headers": jsonable_headers(item.headers),
             "status": EventStatus.REJECTED.value,
@@ -128,7 +132,7 @@ async def store_rejected(session: AsyncSession, items: Sequence[Rejected]) -> li
             "attempts": 0,
             "received_at": now,
         }
-        for item in items
+        for item, tenant in zip(items, tenants, strict=True)
     ]
     await session.execute(insert(Event), rows)
     return [row["id"] for row in rows]
