@@ -170,8 +170,9 @@ async def _direct(session: AsyncSession, e: Loaded, snapshot: Snapshot, cap: int
     etype = _etype(snapshot, e)
     claims = direct_claims(e.env, etype)
     if e.env.audience is not None:
-        allowed = cap - len(e.env.direct_recipients())
-        claims += audience_claims(e.env, etype, await audience(session, e.env, allowed))
+        named = e.env.direct_recipients()  # counted once if the audience names them too
+        found = await audience(session, e.env, cap - len(named), named.keys())
+        claims += audience_claims(e.env, etype, found)
     return claims
 
 

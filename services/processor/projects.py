@@ -8,7 +8,7 @@ from Herald's own table, whichever directory backs enrichment.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,15 +61,20 @@ async def _members(session: AsyncSession, tenant: str, project: str | None) -> d
     return {u: Person(frozenset(roles or ()), company) for u, roles, company in rows.all()}
 
 
-async def audience(session: AsyncSession, env: EventEnvelope, limit: int) -> list[tuple[str, str]]:
+async def audience(
+    session: AsyncSession, env: EventEnvelope, limit: int, named: Collection[str] = ()
+) -> list[tuple[str, str]]:
     """(user, reason) of everyone the event's audience names in its project, by user id;
-    PermanentError when they are more than ``limit`` (HERALD_MAX_RECIPIENTS_PER_EVENT less
-    the event's own recipients): one event must not fan out without bound (DESIGN §13)."""
+    PermanentError when, besides ``named`` (the event's own recipients, counted once whether
+    or not the audience names them too), they are more than ``limit``
+    (HERALD_MAX_RECIPIENTS_PER_EVENT less those recipients): one event must not fan out
+    without bound (DESIGN §13)."""
     if env.audience is None:
         return []
+    named = frozenset(named)
     members = await _members(session, env.tenant, env.project_id)
     rows = await project_people(session).audience_rows(
-        session, env.tenant, env.audience, sorted(members), limit + len(members) + 1
+        session, env.tenant, env.audience, sorted(members), limit + len(members) + len(named) + 1
     )
     found = []
     for user_id, roles, company in rows:
@@ -79,9 +84,10 @@ async def audience(session: AsyncSession, env: EventEnvelope, limit: int) -> lis
         reason = audience_reason(env.audience, person_in(everywhere, here, project))
         if reason is not None:
             found.append((user_id, reason))
-    if len(found) > limit:
+    if sum(1 for user_id, _ in found if user_id not in named) > limit:
         raise PermanentError(
             f"too_many_recipients: the audience {env.audience.model_dump()} names more than "
-            f"{limit} people (HERALD_MAX_RECIPIENTS_PER_EVENT less the event's recipients)"
+            f"{limit} people besides the event's recipients (HERALD_MAX_RECIPIENTS_PER_EVENT "
+            "less those)"
         )
     return found

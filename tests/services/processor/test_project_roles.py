@@ -130,3 +130,19 @@ async def test_an_audience_counts_against_the_recipient_cap(
     assert await rows(sessions, over) == []
     [fits] = await _run(sessions, database_url, {**body, "id": "again"}, max_recipients_per_event=4)
     assert {r[0] for r in await rows(sessions, fits)} == {"u-17", "d-0", "d-1", "d-2"}
+
+
+async def test_someone_named_directly_and_by_the_audience_counts_once_against_the_cap(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """The assignee is a designer too: three designers are three people, not four, so a cap
+    of 3 lets the event through (the assignee keeps the direct reason)."""
+    await add(sessions, *(person(f"d-{i}", roles=["designer"]) for i in range(3)))
+    body = event(audience={"roles": ["designer"]}, recipients={"assignee": ["d-0"]})
+    [fits] = await _run(sessions, database_url, body, max_recipients_per_event=3)
+    assert (await event_row(sessions, fits)).status == "processed"
+    found = {r[0]: r[1] for r in await rows(sessions, fits)}
+    assert set(found) == {"d-0", "d-1", "d-2"}
+    assert found["d-0"].startswith("direct:assignee")
+    [over] = await _run(sessions, database_url, {**body, "id": "again"}, max_recipients_per_event=2)
+    assert (await event_row(sessions, over)).status == "received"  # 3 people > 2: refused
