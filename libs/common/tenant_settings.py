@@ -92,7 +92,11 @@ class RetentionDays(_Strict):
     notifications_days: Days | None = None
     deliveries_days: Days | None = None
     attempts_days: Days | None = None
-    # rejected rows carry no trusted tenant: HERALD_RETENTION_REJECTED_DAYS alone rules them
+    digests_days: Days | None = None  # digests built (never one still to be sent)
+    reminders_days: Days | None = None  # reminders sent or cancelled (never a scheduled one)
+    escalations_days: Days | None = None  # escalation steps that ended (never a planned one)
+    # rejected rows that name this tenant (those naming no registered tenant: the deployment's)
+    rejected_days: Days | None = None
 
 
 class TenantSettings(_Strict):

@@ -2,21 +2,26 @@
 long statement.
 
 How long rows are kept is each tenant's setting (``tenants.settings.retention``), else the
-deployment's (``HERALD_RETENTION_*``: 180 days for events, notifications, deliveries and
-attempts, 30 for rejected messages). Every ``HERALD_RETENTION_INTERVAL_S`` the sweeper walks
-each tenant's rows oldest first, by index, a page of ``HERALD_RETENTION_BATCH`` rows per short
-transaction, deleting the page's rows that qualify and pausing between pages so the pipeline's
-transactions never queue behind it. Per tenant, in this order:
+deployment's (``HERALD_RETENTION_*``: 180 days for events, notifications, deliveries,
+attempts, digests, reminders and escalation steps, 30 for rejected messages). Every
+``HERALD_RETENTION_INTERVAL_S`` the sweeper walks each tenant's rows oldest first, by index, a
+page of ``HERALD_RETENTION_BATCH`` rows per short transaction, deleting the page's rows that
+qualify and pausing between pages so the pipeline's transactions never queue behind it.
+Per tenant, in this order:
 
 * delivery attempts of its deliveries, older than ``attempts_days``;
 * deliveries older than ``deliveries_days`` in a final state (sent, failed, denied, skipped,
   digested) — never one still to be sent or waiting for a digest; their attempts go with them;
-* notifications older than ``notifications_days`` with no delivery still to be sent; their
-  deliveries go with them (a delivery is kept at most as long as its notification);
+* notifications older than ``notifications_days`` with no delivery still to be sent and no
+  escalation step still planned; their deliveries and steps go with them;
 * processed and failed events older than ``events_days`` and than ``notifications_days``
   (an event outlives its notifications), with no notification left;
-* and once for all: rejected messages older than ``HERALD_RETENTION_REJECTED_DAYS`` (their
-  tenant is a producer's unchecked claim, so no tenant's setting applies).
+* digests older than ``digests_days`` whose own delivery is no longer to be sent; reminders
+  sent or cancelled and escalation steps that ended, longer ago than ``reminders_days`` and
+  ``escalations_days`` — never a scheduled reminder or a planned step;
+* rejected messages that name it, older than ``rejected_days``;
+* and once for all: rejected messages that name no registered tenant (tenant NULL), older
+  than ``HERALD_RETENTION_REJECTED_DAYS``.
 
 Events still ``received`` are never deleted. Several processor replicas may run the sweeper:
 a page is swept under a transaction-scoped advisory lock per (table, tenant), and a replica

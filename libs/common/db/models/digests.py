@@ -30,6 +30,7 @@ class Digest(Base):
     __tablename__ = "digests"
     __table_args__ = (
         UniqueConstraint("tenant", "user_id", "channel", "window_end", name="uq_digests_window"),
+        Index("ix_digests_retention", "tenant", "created_at"),  # a tenant's oldest first
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

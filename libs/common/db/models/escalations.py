@@ -20,6 +20,7 @@ class Escalation(Base):
     __table_args__ = (
         UniqueConstraint("notification_id", "step", name="uq_escalations_notification_step"),
         Index("ix_escalations_due", "status", "fire_at"),  # the firer's claim
+        Index("ix_escalations_retention", "tenant", "updated_at"),  # oldest ended first
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

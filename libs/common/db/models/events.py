@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.common.db.models.base import TZ, Base, Json, new_uuid, utcnow
@@ -28,6 +28,13 @@ class Event(Base):
         # the subscription preview: recent events of one source and entity type
         Index("ix_events_recent", "tenant", "source", "entity_type", "received_at"),
         Index("ix_events_retention", "tenant", "received_at"),  # a tenant's oldest first
+        Index(  # a tenant's oldest rejected rows (or those of no tenant), for retention
+            "ix_events_rejected",
+            "tenant",
+            "received_at",
+            postgresql_where=text("status = 'rejected'"),
+            sqlite_where=text("status = 'rejected'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)

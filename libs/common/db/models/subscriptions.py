@@ -46,6 +46,7 @@ class Reminder(Base):
         UniqueConstraint("subscription_id", "entity_id", name="uq_reminders_subscription_entity"),
         Index("ix_reminders_due", "status", "fire_at"),  # the firer's claim
         Index("ix_reminders_entity", "tenant", "source", "entity_type", "entity_id"),
+        Index("ix_reminders_retention", "tenant", "updated_at"),  # oldest ended first
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
