@@ -31,11 +31,10 @@ class Pusher:
         wire = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
         limit, sent = self.max_backlog_bytes, 0
         for client in clients:
-            conn = client.conn
             # our own sends are whole messages, so nothing is ever mid-frame here
-            if client.dropped or conn.protocol.state is not OPEN:
+            if client.dropped or client.protocol.state is not OPEN:
                 continue
-            transport = conn.transport
+            transport = client.transport
             if transport.get_write_buffer_size() > limit:
                 self.drop(client, "fell too far behind; reconnect and resume")
                 continue

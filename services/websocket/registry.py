@@ -30,15 +30,19 @@ class Client:
         "held",
         "held_counts",
         "last_seen",
+        "protocol",
         "seq",
         "subs",
         "tenant",
+        "transport",
         "user_id",
         "welcomed",
     )
 
     def __init__(self, conn: ServerConnection, tenant: str, user_id: str, exp: float) -> None:
         self.conn = conn
+        # what a push touches, one hop away: a fan-out walks 10,000 of these
+        self.protocol, self.transport = conn.protocol, conn.transport
         self.tenant = tenant
         self.user_id = user_id
         self.exp = exp  # token expiry (epoch seconds); the connection is closed past it
