@@ -15,6 +15,7 @@ Other databases (SQLite, embedded) take SQLAlchemy's portable multi-row INSERT â
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -113,18 +114,16 @@ def grouped_arrays(
     """The statement's parameters: per row its group numbers (1-based) and own columns, then
     each group's distinct values, column by column."""
     numbers: list[list[int]] = [[] for _ in groups]
-    own: list[list[Any]] = [[] for _ in row]
     seen: list[dict[tuple[Any, ...], int]] = [{} for _ in groups]
-    names = [tuple(group) for group in groups]
-    for values in rows:
-        for found, known, group in zip(numbers, seen, names, strict=True):
-            key = tuple([values[name] for name in group])
+    keys = [itemgetter(*group) for group in groups]  # each group has two columns or more
+    for found, known, key_of in zip(numbers, seen, keys, strict=True):
+        for values in rows:
+            key = key_of(values)
             number = known.get(key)
             if number is None:
                 number = known[key] = len(known) + 1
             found.append(number)
-        for column, name in zip(own, row, strict=True):
-            column.append(values[name])
+    own = [[values[name] for values in rows] for name in row]
     tables = [[list(column) for column in zip(*known, strict=True)] for known in seen]
     return [*numbers, *own, *(column for table in tables for column in table)]
 
