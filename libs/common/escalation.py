@@ -7,6 +7,10 @@ step's channel (services/processor/escalation_firing.py).
 One rule set for the admin, the catalog and the docs: channels from the registry (with a
 provider when ``available`` is given), each at most once, delays in whole minutes that grow
 strictly from step to step.
+
+A chain stops as soon as the notification is read or archived: the inbox's state change stops
+the planned steps in its own transaction (``stop_chains``), so reading and then marking unread
+again does not restart it, and the story page shows the stop at once.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from libs.common.channels import provider_refusal, registry
+from libs.common.db.models import Escalation, utcnow
 
 MAX_STEPS = 8
 MAX_MINUTES = 7 * 24 * 60  # a week: a chain longer than that is not an escalation
@@ -91,4 +99,17 @@ def describe(steps: Sequence[Step]) -> str:
     return " → ".join(
         s.channel if s.after_minutes == 0 else f"{s.channel} after {s.after_minutes} min"
         for s in steps
+    )
+
+
+async def stop_chains(session: AsyncSession, notification_ids: Sequence[int], why: str) -> None:
+    """Stop every step still planned for these notifications (flush only: the caller's
+    transaction, the one that marked them read or archived)."""
+    if not notification_ids:
+        return
+    await session.execute(
+        update(Escalation)
+        .where(Escalation.notification_id.in_(notification_ids), Escalation.status == "planned")
+        .values(status="stopped", reason=why, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )

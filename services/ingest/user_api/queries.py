@@ -25,6 +25,7 @@ from libs.common.access import visible
 from libs.common.auth import Principal
 from libs.common.db.models import Notification as N
 from libs.common.db.models import utcnow
+from libs.common.escalation import stop_chains
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 from libs.common.unread import unread_counts as counts_of
 from services.ingest.errors import ApiError
@@ -130,7 +131,12 @@ async def set_state(
         .execution_options(synchronize_session=False)
     )
     changed = _rowcount(result) == 1
+    if changed and on:  # read or archived: its escalation chain ends here
+        await stop_chains(session, [item_id], f"stopped: {_WHY[column.key]} by the user")
     return await get_item(session, user, item_id), changed
+
+
+_WHY = {"read_at": "read", "archived_at": "archived"}
 
 
 async def read_all(
@@ -145,9 +151,12 @@ async def read_all(
         update(N)
         .where(*where)
         .values(read_at=utcnow())
+        .returning(N.id)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+    ids = list(result.scalars())
+    await stop_chains(session, ids, "stopped: read by the user (read all)")
+    return len(ids)
 
 
 def _rowcount(result: Any) -> int:
