@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import and_, bindparam, not_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,7 +51,35 @@ class Seen:
     subject: Subject
 
 
-Decision = tuple[datetime, dict[str, Any] | None, str]  # (event time, upsert row, why not)
+class ReminderRow(TypedDict):
+    """One ``reminders`` row to upsert: the reminder a matching subscription wants."""
+
+    tenant: str
+    subscription_id: int
+    user_id: str
+    source: str
+    entity_type: str
+    entity_id: str
+    project_id: str | None
+    due: str
+    fire_at: datetime
+    status: str
+    reason: str
+    event_id: str
+    event_time: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class CancelParams(TypedDict):
+    """One cancelled reminder's bind parameters (:func:`_cancel_all`)."""
+
+    rid: int
+    why: str
+    at: datetime
+
+
+Decision = tuple[datetime, ReminderRow | None, str]  # (event time, upsert row, why not)
 
 
 def _entity(e: Loaded) -> EntityKey:
@@ -59,7 +87,7 @@ def _entity(e: Loaded) -> EntityKey:
     return (env.tenant, env.source, env.entity.type, env.entity.id)
 
 
-def _row(seen: Seen, cand: Candidate, zone: tzinfo, now: datetime) -> dict[str, Any] | None:
+def _row(seen: Seen, cand: Candidate, zone: tzinfo, now: datetime) -> ReminderRow | None:
     """The reminder this matching subscription wants for the entity; None without a date."""
     assert cand.remind is not None
     ref, days_before = cand.remind
@@ -106,7 +134,7 @@ def _decisions(
     return out
 
 
-async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _upsert(session: AsyncSession, rows: list[ReminderRow]) -> None:
     stmt = upsert(session, REMINDERS)
     new = stmt.excluded
     moved = {k: new[k] for k in ("user_id", "project_id", "due", "fire_at", "status", "reason",
@@ -121,7 +149,7 @@ async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     await session.execute(stmt, rows)
 
 
-async def _cancel_all(session: AsyncSession, cancels: list[dict[str, Any]], now: datetime) -> None:
+async def _cancel_all(session: AsyncSession, cancels: list[CancelParams], now: datetime) -> None:
     c = REMINDERS.c
     stmt = (
         update(REMINDERS)
@@ -155,7 +183,7 @@ async def keep_reminders(
             if before is None or before[0] <= decision[0]:
                 latest[(sub_id, key)] = decision
     upserts = [row for _, row, _ in latest.values() if row is not None]
-    cancels = [
+    cancels: list[CancelParams] = [
         {"rid": scheduled[key][sub_id], "why": why[:256], "at": at}
         for (sub_id, key), (at, row, why) in latest.items()
         if row is None and sub_id in scheduled[key]
