@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,39 @@ class Stored:
     duplicate: bool
 
 
-def event_row(envelope: EventEnvelope, body: dict[str, Any]) -> dict[str, Any]:
+class EventRow(TypedDict):
+    """An accepted event's ``events`` row."""
+
+    id: str
+    tenant: str
+    source: str
+    source_event_id: str
+    type: str
+    project_id: str | None
+    entity_type: str
+    entity_id: str
+    priority: str
+    occurred_at: datetime
+    body: dict[str, Any]
+    status: str
+    attempts: int
+    received_at: datetime
+
+
+class RejectedRow(TypedDict):
+    """A refused message's ``events`` row: its bytes and headers as they arrived."""
+
+    id: str
+    tenant: str | None
+    raw: bytes
+    headers: dict[str, Any]
+    status: str
+    error: str
+    attempts: int
+    received_at: datetime
+
+
+def event_row(envelope: EventEnvelope, body: dict[str, Any]) -> EventRow:
     return {
         "id": new_uuid(),
         "tenant": envelope.tenant,
@@ -121,7 +154,7 @@ async def store_rejected(session: AsyncSession, items: Sequence[Rejected]) -> li
         return []
     now = utcnow()
     tenants = await tenants_of(session, items)
-    rows: list[dict[str, Any]] = [
+    rows: list[RejectedRow] = [
         {
             "id": new_uuid(),
             "tenant": tenant,
