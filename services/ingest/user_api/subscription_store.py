@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +45,21 @@ def _checked_channels(channels: list[str]) -> list[str]:
     return list(dict.fromkeys(channels))  # de-duplicated, order kept
 
 
-def _values(body: SubscriptionIn) -> dict[str, Any]:
+class SubscriptionValues(TypedDict):
+    """The columns of a ``subscriptions`` row that the user's body sets (create and replace)."""
+
+    name: str
+    source: str
+    entity_type: str
+    project_id: str | None
+    types: list[str]
+    filter: list[dict[str, Any]]
+    channels: list[str]
+    enabled: bool
+    remind: dict[str, Any] | None
+
+
+def _values(body: SubscriptionIn) -> SubscriptionValues:
     conditions = checked_filter(body.filter)
     return {
         "name": body.name,
