@@ -2,10 +2,14 @@
 processor, the templates and the sender all read, so a channel is named in one place.
 
 A channel is a ``ChannelSpec``: its name, the directory field that says where a person is
-reached on it, whether it has digests, and the sender's provider factory (``"module:callable"``,
-imported only by the sender). The built-in ones are below; more come from plugins: a line in
-``HERALD_CHANNEL_PLUGINS`` (``["pkg.module:CHANNEL"]``) or an entry point in the
-``herald.channels`` group, each naming a ``ChannelSpec`` or a callable returning one.
+reached on it, whether it has digests (the browser has none: a push only lights the inbox
+counter, so there is nothing to batch), whether it interrupts a person (a ``low`` event reaches
+an intrusive one only when chosen instant, DESIGN §6), and the sender's provider factory
+(``"module:callable"``, imported only by the sender). The built-in ones are below; more come
+from plugins: a line in ``HERALD_CHANNEL_PLUGINS`` (``["pkg.module:CHANNEL"]``) or an entry
+point in the ``herald.channels`` group, each naming a ``ChannelSpec`` or a callable returning
+one. Every fact about a channel lives here and is read when asked (``digest_refusal``,
+``Registry.without_digest``, ``ChannelSpec.intrusive``), so a plugin registered late counts.
 
 A channel *has a provider* when one of its ``enabled_by`` settings is set (``HERALD_SMTP_HOST``
 for e-mail, ``HERALD_SMS_GATEWAY_URL`` for SMS; the browser always has one). The processor never
@@ -183,4 +187,16 @@ def provider_refusal(channel: str, available: Collection[str]) -> str | None:
         return f"unknown channel {channel}"
     if channel not in available:
         return f"no provider for channel {channel}"
+    return None
+
+
+def digest_refusal(channel: str) -> str | None:
+    """Why ``channel`` may not have a digest (mode ``digest``, a schedule), or None. Asked of
+    the registry each time, so a channel registered late is judged like a built-in one."""
+    spec = registry().get(channel)
+    if spec is not None and not spec.digests:
+        return (
+            f"the {channel} channel has no digest: its notifications always arrive at once "
+            "in the inbox; choose instant or off"
+        )
     return None

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from libs.common.channel_rules import digest_refusal
+from libs.common.channels import digest_refusal
 from libs.common.digest_schedule import DigestDefaults, validate
 
 log = logging.getLogger("herald.tenants")

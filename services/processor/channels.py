@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from libs.common.channel_rules import INTRUSIVE, digest_refusal
-from libs.common.channels import provider_refusal, registry
+from libs.common.channels import digest_refusal, provider_refusal, registry
 from libs.common.db.models import DeliveryStatus
 from libs.common.schemas.envelope import Priority
 from services.processor.catalog import TypeInfo
@@ -104,11 +103,17 @@ def _decide(channel: str, reason: str, terms: Terms, person: Entry | None) -> Pl
         return Planned(channel, DeliveryStatus.PENDING, reason)
     if how == OFF:
         return Planned(channel, DeliveryStatus.SKIPPED, f"{channel} is off for {terms.source}")
-    if terms.priority is Priority.LOW and channel in INTRUSIVE:
+    if terms.priority is Priority.LOW and _intrusive(channel):
         return _low(channel, reason, terms)
     if how == DIGEST:
         return _digest(channel, reason, terms.etype)
     return Planned(channel, DeliveryStatus.PENDING, reason)
+
+
+def _intrusive(channel: str) -> bool:
+    """It interrupts a person (ChannelSpec.intrusive: e-mail, Telegram, SMS, most plugins)."""
+    spec = registry().get(channel)
+    return spec is not None and spec.intrusive
 
 
 def _digest(channel: str, reason: str, etype: TypeInfo) -> Planned:

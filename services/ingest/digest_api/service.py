@@ -20,7 +20,7 @@ from functools import lru_cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.channel_rules import digest_refusal
+from libs.common.channels import digest_refusal
 from libs.common.db.models import DigestSchedule
 from libs.common.digest_schedule import (
     DEFAULT_TIME,

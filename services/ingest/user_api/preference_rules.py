@@ -20,7 +20,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.channel_rules import digest_refusal
+from libs.common.channels import digest_refusal, registry
 from libs.common.db.dialect import upsert
 from libs.common.db.models import ChannelPreference, EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
@@ -28,7 +28,6 @@ from libs.common.tenants import settings_of
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import (
     ALL_SOURCES,
-    CHANNELS,
     ChannelSetting,
     Mode,
     ModulePreferences,
@@ -122,6 +121,7 @@ def build_view(
     modules: dict[str, Module], rows: Modes, defaults: Modes | None = None
 ) -> PreferencesView:
     sources = [ALL_SOURCES, *sorted(set(modules) | {s for s, _ in rows} - {ALL_SOURCES})]
+    known = registry().names
     out = []
     for source in sources:
         mod = module_for(source, modules)
@@ -132,7 +132,7 @@ def build_view(
                 can_turn_off=not mod.critical_on(ch),
                 can_digest=digest_refusal(ch) is None,
             )
-            for ch in CHANNELS
+            for ch in known
         }
         out.append(
             ModulePreferences(
@@ -142,15 +142,16 @@ def build_view(
                 channels=channels,
             )
         )
-    return PreferencesView(channels=list(CHANNELS), modules=out)
+    return PreferencesView(channels=list(known), modules=out)
 
 
 def check_change(index: int, change: PreferenceChange, modules: dict[str, Module]) -> None:
     """422 naming the change and the reason, before anything is written."""
     where = {"change": index, "source": change.source, "channel": change.channel}
-    if change.channel not in CHANNELS:
+    known = registry().names  # read now: a plugin registered late is a channel too
+    if change.channel not in known:
         raise ApiError(
-            422, f"changes[{index}]: unknown channel {change.channel!r}; known: {list(CHANNELS)}",
+            422, f"changes[{index}]: unknown channel {change.channel!r}; known: {list(known)}",
             details=where,
         )  # fmt: skip
     mod = module_for(change.source, modules)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.channel_rules import NO_DIGEST
+from libs.common.channels import registry
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
 from libs.common.db.tables import table_of
 from libs.common.digest_schedule import as_utc
@@ -80,7 +80,7 @@ async def waiting_items(session: AsyncSession, keys: Sequence[Key]) -> dict[Key,
             tuple_(d.tenant, d.user_id, d.channel).in_(list(keys)),
             d.status == DeliveryStatus.DIGEST.value,
             # never digested (DESIGN §6): housekeeping releases them as instant instead
-            d.channel.not_in(NO_DIGEST),
+            d.channel.not_in(registry().without_digest()),
             or_(n.priority.is_(None), n.priority != Priority.CRITICAL.value),
         )
         .order_by(d.created_at, d.id)

@@ -21,7 +21,7 @@ from typing import TypedDict
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.channel_rules import NO_DIGEST
+from libs.common.channels import registry
 from libs.common.db.dialect import upsert
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
 from libs.common.digest_schedule import DigestDefaults, ScheduleError, next_run_after, parse_zone
@@ -79,7 +79,7 @@ async def provision_defaults(session: AsyncSession, now: datetime, s: DigestSett
         .where(
             Delivery.status == _DIGEST,
             ~exists().where(_same_key()),  # type: ignore[arg-type]
-            Delivery.channel.not_in(NO_DIGEST),
+            Delivery.channel.not_in(registry().without_digest()),
         )
         .distinct()
         .limit(SWEEP_LIMIT)
@@ -159,7 +159,7 @@ async def release_unscheduled(session: AsyncSession, now: datetime) -> list[int]
 
 async def release_never_waiting(session: AsyncSession, now: datetime) -> list[int]:
     """Critical items and items on a channel without digests → PENDING now; their ids."""
-    no_digest = Delivery.channel.in_(NO_DIGEST)
+    no_digest = Delivery.channel.in_(registry().without_digest())
     ids = (
         select(Delivery.id)
         .where(Delivery.status == _DIGEST, or_(no_digest, _priority_is(Priority.CRITICAL)))
