@@ -15,12 +15,15 @@ from typing import Any, get_args
 
 from libs.common.filter_subject import (
     DEFAULT_ZONE,
-    NOBODY,
     FieldRef,
     Subject,
+    companies,
     field_ref,
+    ids,
     number,
+    people_in,
     raw,
+    roles,
     when,
 )
 from libs.common.filters import (
@@ -49,15 +52,6 @@ OPS = frozenset(get_args(Op))
 SCOPES = frozenset(get_args(Scope))
 CONDITION_KEYS = frozenset({"in", "field", "op", "value"})
 ZONED_OPS = frozenset({"within_days", "due_within_days", "overdue", "older_than_days"})
-
-
-def people_in(value: Any) -> list[str]:
-    """The user ids a person attribute holds: one id, or a list of them."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [x for x in value if isinstance(x, str)]
-    return []
 
 
 def _among(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
@@ -128,18 +122,18 @@ def _older_than(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
     return w is not None and _gap(w, s, zone) < -v
 
 
+# The person operators: the field's ids, and their roles or companies, are worked out once per
+# event (filter_subject.py); each candidate then asks whether its own ids meet them.
 def _users_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
-    return any(p in v for p in people_in(raw(s, ref)))
+    return not ids(s, ref).isdisjoint(v)
 
 
 def _roles_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
-    people = s.people
-    return any(not people.get(p, NOBODY).roles.isdisjoint(v) for p in people_in(raw(s, ref)))
+    return not roles(s, ref).isdisjoint(v)
 
 
 def _companies_any(s: Subject, ref: FieldRef, v: Any, zone: tzinfo) -> bool:
-    people = s.people
-    return any(people.get(p, NOBODY).company_id in v for p in people_in(raw(s, ref)))
+    return not companies(s, ref).isdisjoint(v)
 
 
 TESTS: dict[str, Test] = {

@@ -44,9 +44,11 @@ class Subject:
     """One event as conditions see it: the entity's attributes, the payload, the envelope's
     own fields by dotted name, the event time ("now" for the date operators), and the people
     ``roles_any`` asks about. ``memo`` keeps each field's coerced value for the event, so a
-    hundred candidates reading ``deadline`` parse it once."""
+    hundred candidates reading ``deadline`` parse it once; ``known`` keeps what the person
+    operators read of a field (its ids, their roles, their companies), forgotten whenever
+    ``people`` is replaced."""
 
-    __slots__ = ("attributes", "fields", "memo", "payload", "people", "time")
+    __slots__ = ("_people", "attributes", "fields", "known", "memo", "payload", "time")
 
     def __init__(
         self,
@@ -58,8 +60,17 @@ class Subject:
     ) -> None:
         self.attributes, self.payload, self.fields = attributes, payload, fields
         self.time = time
-        self.people: Mapping[str, Person] = people if people is not None else {}
+        self.people = people if people is not None else {}
         self.memo: dict[Hashable, Any] = {}
+
+    @property
+    def people(self) -> Mapping[str, Person]:
+        return self._people
+
+    @people.setter
+    def people(self, people: Mapping[str, Person]) -> None:
+        self._people = people
+        self.known: dict[str, frozenset[Any]] = {}  # roles and companies depend on people
 
     @classmethod
     def of(cls, env: EventEnvelope, people: Mapping[str, Person] | None = None) -> Subject:
@@ -83,12 +94,15 @@ class Subject:
         return found
 
 
-# Where a condition reads: (how, name, path, number key, date key) — strings and tuples only.
+# Where a condition reads: (how, name, path, number key, date key, ids key, roles key,
+# companies key) — strings and tuples only.
 # A compiled filter is built of such atomic tuples because the processor keeps one for each of
 # its ~100,000 subscriptions: tuples of atomic values are not tracked by the garbage collector,
 # while closures were (millions of objects that every full collection walked: 3/4 of the
 # matching benchmark's time went to the collector).
-FieldRef = tuple[int, str, tuple[str, ...], tuple[str, str, str], tuple[str, str, str]]
+FieldRef = tuple[
+    int, str, tuple[str, ...], tuple[str, str, str], tuple[str, str, str], str, str, str
+]
 ATTRIBUTE, NESTED, PAYLOAD, EVENT = 0, 1, 2, 3
 
 
@@ -101,7 +115,9 @@ def field_ref(scope: str, name: str) -> FieldRef:
         how = PAYLOAD
     else:
         how = ATTRIBUTE if len(path) == 1 else NESTED
-    return (how, name, path, ("number", scope, name), ("when", scope, name))
+    where = f"{scope}:{name}"  # the scope has no colon: unambiguous
+    return (how, name, path, ("number", scope, name), ("when", scope, name),
+            f"ids:{where}", f"roles:{where}", f"companies:{where}")  # fmt: skip
 
 
 def _walk(root: Any, path: Sequence[str]) -> Any:
@@ -126,19 +142,54 @@ def raw(s: Subject, ref: FieldRef) -> Any:
 
 def number(s: Subject, ref: FieldRef) -> int | float | None:
     """The field by the number rule, coerced once per event."""
-    key = ref[3]
-    memo = s.memo
-    if key in memo:
-        return memo[key]  # type: ignore[no-any-return]
-    found = memo[key] = as_number(raw(s, ref))
-    return found
+    found = s.memo.get(ref[3], MISSING)
+    if found is MISSING:
+        found = s.memo[ref[3]] = as_number(raw(s, ref))
+    return found  # type: ignore[no-any-return]
 
 
 def when(s: Subject, ref: FieldRef) -> When | None:
     """The field by the date rule, parsed once per event."""
-    key = ref[4]
-    memo = s.memo
-    if key in memo:
-        return memo[key]  # type: ignore[no-any-return]
-    found = memo[key] = as_when(raw(s, ref))
+    found = s.memo.get(ref[4], MISSING)
+    if found is MISSING:
+        found = s.memo[ref[4]] = as_when(raw(s, ref))
+    return found  # type: ignore[no-any-return]
+
+
+def people_in(value: Any) -> list[str]:
+    """The user ids a person attribute holds: one id, or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [x for x in value if isinstance(x, str)]
+    return []
+
+
+def ids(s: Subject, ref: FieldRef) -> frozenset[str]:
+    """The user ids the field names, read once per event: ``users_any`` holds when they meet
+    its ids."""
+    found = s.known.get(ref[5])
+    if found is None:
+        found = s.known[ref[5]] = frozenset(people_in(raw(s, ref)))
+    return found
+
+
+def roles(s: Subject, ref: FieldRef) -> frozenset[str]:
+    """Every role the people the field names hold (in ``s.people``): ``roles_any`` holds when
+    one of them has one of its roles, that is when this union meets them."""
+    found = s.known.get(ref[6])
+    if found is None:
+        people = s.people
+        found = frozenset().union(*(people.get(p, NOBODY).roles for p in ids(s, ref)))
+        s.known[ref[6]] = found
+    return found
+
+
+def companies(s: Subject, ref: FieldRef) -> frozenset[str | None]:
+    """The companies of the people the field names (None for someone without one)."""
+    found = s.known.get(ref[7])
+    if found is None:
+        people = s.people
+        found = frozenset(people.get(p, NOBODY).company_id for p in ids(s, ref))
+        s.known[ref[7]] = found
     return found

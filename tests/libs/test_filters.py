@@ -85,6 +85,23 @@ def test_all_conditions_must_hold() -> None:
     assert not matches(conds, subject(ATTRS, PEOPLE))
 
 
+def test_person_operators_read_the_people_the_subject_holds_now() -> None:
+    """A subject keeps what it read of the people for the event (one read for ~120 candidates);
+    the processor sets the event's project's people after building it: roles and companies
+    read before must not survive the change, and one person's role must not stand for
+    another's."""
+    s = subject(ATTRS, {})
+    designers = parse_filter([{"field": "responsible", "op": "roles_any", "value": ["designer"]}])
+    company = parse_filter([{"field": "contractor", "op": "companies_any", "value": ["c-5"]}])
+    assert not matches(designers, s) and not matches(company, s)
+    s.people = PEOPLE
+    assert matches(designers, s) and matches(company, s)
+    s.people = {"u-18": Person(frozenset({"designer"}), None)}
+    assert matches(designers, s) and not matches(company, s)
+    s.people = {"u-99": Person(frozenset({"designer"}), "c-5")}  # not named by the event
+    assert not matches(designers, s) and not matches(company, s)
+
+
 @pytest.mark.parametrize(
     ("raw", "index", "fragment"),
     [
