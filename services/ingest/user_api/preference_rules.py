@@ -12,19 +12,10 @@ that a critical type of the module uses, so the screen never claims something it
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.common.auth import Principal
 from libs.common.channels import digest_refusal, registry
-from libs.common.db.dialect import upsert
-from libs.common.db.models import ChannelPreference, EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
-from libs.common.tenants import settings_of
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import (
     ALL_SOURCES,
@@ -51,27 +42,6 @@ class Module:
         return sorted(k for k, chans in self.critical.items() if channel in chans)
 
 
-async def load_modules(session: AsyncSession, tenant: str) -> dict[str, Module]:
-    """The modules as the tenant's events see them: its own event type rows over the global
-    ones (DESIGN §15), enabled ones only."""
-    rows = await session.scalars(
-        select(EventType).where(or_(EventType.tenant.is_(None), EventType.tenant == tenant))
-    )
-    chosen: dict[str, EventType] = {}
-    for et in rows:
-        if et.tenant is not None or et.key not in chosen:
-            chosen[et.key] = et
-    modules: dict[str, Module] = defaultdict(Module)
-    for et in (row for row in chosen.values() if row.enabled):
-        mod = modules[et.source]
-        mod.has_types = True
-        mod.default_channels.update(et.default_channels)
-        mod.digestible = mod.digestible or et.digestible
-        if et.critical:
-            mod.critical[et.key] = set(et.default_channels)
-    return dict(modules)
-
-
 def _fallback() -> Module:
     """A module with no event type rows: processed with the built-in type defaults."""
     return Module(default_channels=set(DEFAULT_EVENT_TYPE["default_channels"]), digestible=True)
@@ -89,21 +59,6 @@ def module_for(source: str, modules: dict[str, Module]) -> Module:
     if source == ALL_SOURCES:
         return _all_modules(modules)
     return modules.get(source) or _fallback()
-
-
-async def load_rows(session: AsyncSession, user: Principal) -> dict[tuple[str, str], str]:
-    rows = await session.scalars(
-        select(ChannelPreference).where(
-            ChannelPreference.tenant == user.tenant, ChannelPreference.user_id == user.user_id
-        )
-    )
-    return {(r.source, r.channel): r.mode for r in rows}
-
-
-async def tenant_modes(session: AsyncSession, tenant: str) -> Modes:
-    """The tenant's default mode per (module or "*", channel): tenants.settings.default_modes."""
-    modes = (await settings_of(session, [tenant]))[tenant].default_modes
-    return {(m, ch): how for m, chans in modes.items() for ch, how in chans.items()}
 
 
 def _setting(source: str, channel: str, mod: Module, rows: Modes, defaults: Modes) -> Mode:
@@ -173,26 +128,4 @@ def check_change(index: int, change: PreferenceChange, modules: dict[str, Module
             f"changes[{index}]: {change.source!r} has no event types that may wait for a digest",
             code="not_digestible",
             details=where,
-        )
-
-
-async def apply_changes(
-    session: AsyncSession, user: Principal, changes: Iterable[PreferenceChange]
-) -> None:
-    for change in changes:
-        key = {"tenant": user.tenant, "user_id": user.user_id, "source": change.source}
-        if change.mode is None:
-            await session.execute(
-                delete(ChannelPreference).filter_by(**key, channel=change.channel)
-            )
-            continue
-        stmt = upsert(session, ChannelPreference).values(
-            **key, channel=change.channel, mode=change.mode.value
-        )
-        # an upsert: two concurrent PUTs of the same setting must not collide on the key
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["tenant", "user_id", "source", "channel"],
-                set_={"mode": stmt.excluded.mode},
-            )
         )

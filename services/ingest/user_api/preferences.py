@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.deps import Session
 from services.ingest.errors import error_responses
+from services.ingest.user_api import preference_queries as queries
 from services.ingest.user_api import preference_rules as rules
 from services.ingest.user_api.schemas import PreferencesUpdate, PreferencesView
 
@@ -17,9 +18,9 @@ router = APIRouter(
 
 @router.get("", summary="Effective channel modes per module, with what can be changed")
 async def get_preferences(user: CurrentUser, session: Session) -> PreferencesView:
-    modules = await rules.load_modules(session, user.tenant)
-    rows = await rules.load_rows(session, user)
-    defaults = await rules.tenant_modes(session, user.tenant)
+    modules = await queries.load_modules(session, user.tenant)
+    rows = await queries.load_rows(session, user)
+    defaults = await queries.tenant_modes(session, user.tenant)
     return rules.build_view(modules, rows, defaults)
 
 
@@ -33,10 +34,10 @@ async def get_preferences(user: CurrentUser, session: Session) -> PreferencesVie
 async def put_preferences(
     user: CurrentUser, body: PreferencesUpdate, session: Session
 ) -> PreferencesView:
-    modules = await rules.load_modules(session, user.tenant)
+    modules = await queries.load_modules(session, user.tenant)
     for index, change in enumerate(body.changes):
         rules.check_change(index, change, modules)
-    await rules.apply_changes(session, user, body.changes)
-    rows = await rules.load_rows(session, user)
-    defaults = await rules.tenant_modes(session, user.tenant)
+    await queries.apply_changes(session, user, body.changes)
+    rows = await queries.load_rows(session, user)
+    defaults = await queries.tenant_modes(session, user.tenant)
     return rules.build_view(modules, rows, defaults)
