@@ -3,7 +3,6 @@ they feed (resolution, what may be changed) are in ``preference_rules.py``."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import delete, or_, select
@@ -13,29 +12,17 @@ from libs.common.auth import Principal
 from libs.common.db.dialect import upsert
 from libs.common.db.models import ChannelPreference, EventType
 from libs.common.tenants import settings_of
-from services.ingest.user_api.preference_rules import Modes, Module
+from services.ingest.user_api.preference_rules import Modes, Module, modules_of
 from services.ingest.user_api.schemas import PreferenceChange
 
 
 async def load_modules(session: AsyncSession, tenant: str) -> dict[str, Module]:
-    """The modules as the tenant's events see them: its own event type rows over the global
-    ones (DESIGN §15), enabled ones only."""
+    """The modules as the tenant's events see them (``preference_rules.modules_of``), from
+    its own event type rows and the global ones."""
     rows = await session.scalars(
         select(EventType).where(or_(EventType.tenant.is_(None), EventType.tenant == tenant))
     )
-    chosen: dict[str, EventType] = {}
-    for et in rows:
-        if et.tenant is not None or et.key not in chosen:
-            chosen[et.key] = et
-    modules: dict[str, Module] = defaultdict(Module)
-    for et in (row for row in chosen.values() if row.enabled):
-        mod = modules[et.source]
-        mod.has_types = True
-        mod.default_channels.update(et.default_channels)
-        mod.digestible = mod.digestible or et.digestible
-        if et.critical:
-            mod.critical[et.key] = set(et.default_channels)
-    return dict(modules)
+    return modules_of(rows)
 
 
 async def load_rows(session: AsyncSession, user: Principal) -> dict[tuple[str, str], str]:

@@ -12,9 +12,12 @@ that a critical type of the module uses, so the screen never claims something it
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from libs.common.channels import digest_refusal, registry
+from libs.common.db.models import EventType
 from libs.common.seed import DEFAULT_EVENT_TYPE
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import (
@@ -40,6 +43,24 @@ class Module:
 
     def critical_on(self, channel: str) -> list[str]:
         return sorted(k for k, chans in self.critical.items() if channel in chans)
+
+
+def modules_of(event_types: Iterable[EventType]) -> dict[str, Module]:
+    """The modules as a tenant's events see them, from its own and the global event type
+    rows: its own over the global ones (DESIGN §15), enabled ones only."""
+    chosen: dict[str, EventType] = {}
+    for et in event_types:
+        if et.tenant is not None or et.key not in chosen:
+            chosen[et.key] = et
+    modules: dict[str, Module] = defaultdict(Module)
+    for et in (row for row in chosen.values() if row.enabled):
+        mod = modules[et.source]
+        mod.has_types = True
+        mod.default_channels.update(et.default_channels)
+        mod.digestible = mod.digestible or et.digestible
+        if et.critical:
+            mod.critical[et.key] = set(et.default_channels)
+    return dict(modules)
 
 
 def _fallback() -> Module:
