@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from libs.common.channels import digest_refusal
+from libs.common.channels import NAME_PATTERN, digest_refusal
 from libs.common.digest_schedule import DigestDefaults, validate
 
 log = logging.getLogger("herald.tenants")
@@ -28,7 +28,7 @@ log = logging.getLogger("herald.tenants")
 ANY_MODULE = "*"
 Mode = Literal["instant", "digest", "off"]
 Module = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127})$")]
-Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Channel = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]  # a channel's shape
 MAX_MODULES = 200  # a tenant has dozens of modules; the settings are read on every event
 
 

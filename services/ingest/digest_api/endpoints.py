@@ -8,15 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from libs.common.channels import NAME_PATTERN
 from libs.common.db.models import utcnow
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.deps import Session
 from services.ingest.digest_api import service
 from services.ingest.digest_api.schemas import ScheduleIn, ScheduleList, ScheduleOut
 from services.ingest.errors import error_responses
-from services.ingest.user_api.schemas import CHANNELS
 
-CHANNEL_PATTERN = "^(" + "|".join(CHANNELS) + ")$"
+# the name's shape only: which channels exist is the registry's (service.check_digest_channel)
+CHANNEL_PATTERN = NAME_PATTERN.pattern
 
 router = APIRouter(prefix="/v1/digest", tags=["digest"], responses=error_responses(401, 422, 503))
 ChannelPath = Annotated[str, Path(pattern=CHANNEL_PATTERN, examples=["email"])]

@@ -20,7 +20,7 @@ from functools import lru_cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
-from libs.common.channels import digest_refusal
+from libs.common.channels import digest_refusal, registry
 from libs.common.db.models import DigestSchedule
 from libs.common.digest_schedule import (
     DEFAULT_TIME,
@@ -37,6 +37,11 @@ from services.ingest.errors import ApiError
 
 
 def check_digest_channel(channel: str) -> None:
+    known = registry().names  # read now: a plugin registered late is a channel too
+    if channel not in known:
+        raise ApiError(
+            422, f"unknown channel {channel!r}; known: {list(known)}", details={"channel": channel}
+        )
     refusal = digest_refusal(channel)
     if refusal:
         raise ApiError(422, refusal, code="no_digest", details={"channel": channel})

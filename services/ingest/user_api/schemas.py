@@ -19,7 +19,8 @@ from libs.common.schemas.storable import StorableModel
 
 # The channels a user can set preferences for and subscribe with: every registered one
 # (libs/common/channels.py), so the user can switch off whatever an event type may send.
-CHANNELS: tuple[str, ...] = registry().names
+CHANNELS: tuple[str, ...] = registry().names  # the OpenAPI examples only
+MAX_SUBSCRIPTION_CHANNELS = 32  # a sanity cap; unknown names are refused against the registry
 ALL_SOURCES = "*"  # a preference row for every module without a row of its own
 SOURCE_PATTERN = rf"{IDENT_PATTERN}|^\*$"
 
@@ -203,7 +204,7 @@ class SubscriptionIn(SubscriptionScope):
     name: str = Field(min_length=1, max_length=256, examples=["Basement remarks due soon"])
     channels: list[str] = Field(
         default_factory=lambda: ["browser"],
-        max_length=len(CHANNELS),
+        max_length=MAX_SUBSCRIPTION_CHANNELS,
         description="channels this subscription delivers on (the inbox always gets it)",
         examples=[["email", "browser"]],
     )

@@ -8,11 +8,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.channels import registry
 from libs.common.db.dialect import on_postgresql
 from libs.common.db.models import Subscription, utcnow
 from libs.common.filters import Condition, FilterError, parse_filter, stored_filter
 from services.ingest.errors import ApiError
-from services.ingest.user_api.schemas import CHANNELS, SubscriptionIn
+from services.ingest.user_api.schemas import SubscriptionIn
 
 # Each subscription is evaluated for every matching event (DESIGN §5.2); a cap keeps one user
 # from turning the processor's candidate set into thousands of filters.
@@ -35,11 +36,12 @@ def checked_filter(raw: list[dict[str, Any]]) -> list[Condition]:
 
 
 def _checked_channels(channels: list[str]) -> list[str]:
-    unknown = [c for c in channels if c not in CHANNELS]
+    known = registry().names  # read now: a plugin registered late is a channel too
+    unknown = [c for c in channels if c not in known]
     if unknown:
         raise ApiError(
             422,
-            f"channels: unknown {unknown}; known: {list(CHANNELS)}",
+            f"channels: unknown {unknown}; known: {list(known)}",
             details={"unknown": unknown},
         )
     return list(dict.fromkeys(channels))  # de-duplicated, order kept

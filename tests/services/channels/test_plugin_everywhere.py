@@ -17,6 +17,7 @@ from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule
 from libs.common.schemas.envelope import Priority
 from libs.common.tenant_settings import TenantSettings
 from services.ingest.admin.catalog_views import ChannelPreferenceAdmin, DigestScheduleAdmin
+from services.ingest.app import create_app
 from services.ingest.digest_api.service import check_digest_channel
 from services.ingest.errors import ApiError
 from services.ingest.user_api.preference_rules import Module, build_view, check_change
@@ -24,6 +25,7 @@ from services.ingest.user_api.schemas import Mode, PreferenceChange
 from services.processor.catalog import TypeInfo
 from services.processor.channels import Claim, Terms, plan_person
 from services.processor.directory import Entry
+from tests.apps import ingest_settings, running, user_token
 from tests.services.sender.digest_support import add_schedule, add_waiting, count, scheduler, utc
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -109,3 +111,23 @@ async def test_digests_release_a_waiting_beacon_item_and_collect_a_pigeon_one(
         rows["beacon"].reason or ""
     )
     assert rows["pigeon"].status == "DIGEST"
+
+
+async def test_the_user_api_takes_a_late_plugin_over_http(database_url: str) -> None:
+    """The app was built after the registry, but its routes and checks ask the registry."""
+    app = create_app(ingest_settings(database_url, "memory://plugins"), consume=False)
+    me = {"Authorization": f"Bearer {user_token('u-1', 'default')}"}
+    async with running(app) as http:
+        assert (await http.get("/v1/digest/pigeon", headers=me)).status_code == 200
+        refused = await http.get("/v1/digest/beacon", headers=me)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_digest"
+        assert (await http.get("/v1/digest/owl", headers=me)).status_code == 422
+        sub = {"name": "lofts", "source": "tenders", "entity_type": "tender", "filter": []}
+        made = await http.post("/v1/subscriptions", json={**sub, "channels": ["pigeon", "beacon"]},
+                               headers=me)  # fmt: skip
+        assert made.status_code == 201, made.text
+        assert made.json()["channels"] == ["pigeon", "beacon"]
+        owl = await http.post("/v1/subscriptions", json={**sub, "channels": ["owl"]}, headers=me)
+        assert owl.status_code == 422 and "owl" in owl.text
+        prefs = await http.get("/v1/preferences", headers=me)
+        assert {"pigeon", "beacon"} <= set(prefs.json()["channels"])
