@@ -28,7 +28,13 @@ from services.ingest.admin.resolution import (
 )
 from services.ingest.admin.scope import check_writable, scope_of
 
-TEMPLATE_CHANNELS = ["inbox", *registry().names]
+
+def template_channels() -> list[tuple[str, str]]:
+    """The inbox and every registered channel, asked of the registry each time a form is built
+    (WTForms calls it), so a channel registered late can have templates too."""
+    return [(c, c) for c in ("inbox", *registry().names)]
+
+
 MAX_TEMPLATE_CHARS = 100_000  # a template is a page of text, not a payload
 
 
@@ -60,7 +66,7 @@ class TemplateAdmin(HeraldView, model=Template):
         "body_html": TextAreaField,
     }
     form_args: ClassVar[dict[str, dict[str, Any]]] = {
-        "channel": {"choices": [(c, c) for c in TEMPLATE_CHANNELS]},
+        "channel": {"choices": template_channels},
         "event_type": {
             "description": f'an event type key, "{DEFAULT_KEY}" for the channel default, '
             f'"{DIGEST_KEY}" for digests'

@@ -16,7 +16,12 @@ from libs.common import channels
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule
 from libs.common.schemas.envelope import Priority
 from libs.common.tenant_settings import TenantSettings
-from services.ingest.admin.catalog_views import ChannelPreferenceAdmin, DigestScheduleAdmin
+from services.ingest.admin.catalog_views import (
+    ChannelPreferenceAdmin,
+    DigestScheduleAdmin,
+    check_channels,
+)
+from services.ingest.admin.templates_views import TemplateAdmin
 from services.ingest.app import create_app
 from services.ingest.digest_api.service import check_digest_channel
 from services.ingest.errors import ApiError
@@ -81,6 +86,9 @@ async def test_the_admin_accepts_and_refuses_as_the_registry_says() -> None:
     with pytest.raises(ValueError, match="beacon channel has no digest"):
         beacon = {"channel": "beacon", "mode": "digest"}
         await prefs.on_model_change(beacon, None, True, None)  # type: ignore[arg-type]
+    check_channels(["pigeon", "beacon"], "default_channels")  # an event type's channels
+    choices = TemplateAdmin.form_args["channel"]["choices"]()  # WTForms calls it per form
+    assert ("pigeon", "pigeon") in choices and ("beacon", "beacon") in choices
     with pytest.raises(ValueError, match="beacon channel has no digest"):
         await schedules.on_model_change({"channel": "beacon"}, None, True, None)  # type: ignore[arg-type]
 
