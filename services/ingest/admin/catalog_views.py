@@ -4,6 +4,7 @@ applies, so the admin can never store something the pipeline would choke on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sqladmin.filters import BooleanFilter, StaticValuesFilter
@@ -24,8 +25,19 @@ from libs.common.filters import FilterError, parse_filter
 from services.ingest.admin.base import HeraldView, ScopedValuesFilter, link, pre_json
 from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
 
-CHANNELS = registry().names  # the list filter's choices only; checks ask the registry itself
 MODES = [("instant", "instant"), ("digest", "digest"), ("off", "off")]
+
+
+class ChannelFilter(StaticValuesFilter):
+    """A list filter whose choices are the registered channels, read when the page asks."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, [])
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[..., Any]
+    ) -> list[tuple[str, str]]:
+        return [("__all", "All"), *((c, c) for c in registry().names)]
 
 
 def check_channels(value: Any, field: str, available: frozenset[str] | None = None) -> None:
@@ -157,7 +169,7 @@ class ChannelPreferenceAdmin(HeraldView, model=ChannelPreference):
     ]  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [ChannelPreference.user_id]
     column_filters: ClassVar[list[Any]] = [
-        StaticValuesFilter(ChannelPreference.channel, [(c, c) for c in CHANNELS]),
+        ChannelFilter(ChannelPreference.channel),
         StaticValuesFilter(ChannelPreference.mode, MODES),
     ]
     column_formatters: ClassVar[dict[Any, Any]] = {ChannelPreference.user_id: story_link}

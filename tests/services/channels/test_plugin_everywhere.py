@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common import channels
-from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule
+from libs.common.db.models import ChannelPreference, Delivery, DeliveryStatus, DigestSchedule
 from libs.common.schemas.envelope import Priority
 from libs.common.tenant_settings import TenantSettings
 from services.ingest.admin.catalog_views import (
+    ChannelFilter,
     ChannelPreferenceAdmin,
     DigestScheduleAdmin,
     check_channels,
@@ -88,6 +89,8 @@ async def test_the_admin_accepts_and_refuses_as_the_registry_says() -> None:
         await prefs.on_model_change(beacon, None, True, None)  # type: ignore[arg-type]
     check_channels(["pigeon", "beacon"], "default_channels")  # an event type's channels
     choices = TemplateAdmin.form_args["channel"]["choices"]()  # WTForms calls it per form
+    listed = await ChannelFilter(ChannelPreference.channel).lookups(None, None, None)  # type: ignore[arg-type]
+    assert ("pigeon", "pigeon") in listed and ("beacon", "beacon") in listed
     assert ("pigeon", "pigeon") in choices and ("beacon", "beacon") in choices
     with pytest.raises(ValueError, match="beacon channel has no digest"):
         await schedules.on_model_change({"channel": "beacon"}, None, True, None)  # type: ignore[arg-type]
