@@ -168,9 +168,9 @@ def people_in(value: Any) -> list[str]:
 def ids(s: Subject, ref: FieldRef) -> frozenset[str]:
     """The user ids the field names, read once per event: ``users_any`` holds when they meet
     its ids."""
-    found = s.known.get(ref[5])
+    found = s.memo.get(ref[5])  # the memo: ids do not depend on ``people``
     if found is None:
-        found = s.known[ref[5]] = frozenset(people_in(raw(s, ref)))
+        found = s.memo[ref[5]] = frozenset(people_in(raw(s, ref)))
     return found
 
 
