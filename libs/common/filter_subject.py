@@ -44,9 +44,9 @@ class Subject:
     """One event as conditions see it: the entity's attributes, the payload, the envelope's
     own fields by dotted name, the event time ("now" for the date operators), and the people
     ``roles_any`` asks about. ``memo`` keeps each field's coerced value for the event, so a
-    hundred candidates reading ``deadline`` parse it once; ``known`` keeps what the person
-    operators read of a field (its ids, their roles, their companies), forgotten whenever
-    ``people`` is replaced."""
+    hundred candidates reading ``deadline`` parse it once (and the ids a person field names);
+    ``known`` keeps those people's roles and companies, forgotten whenever ``people`` is
+    replaced."""
 
     __slots__ = ("_people", "attributes", "fields", "known", "memo", "payload", "time")
 
