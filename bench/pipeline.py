@@ -345,11 +345,12 @@ def _report(result: dict[str, Any]) -> dict[str, Any]:
         "ratio_per_event_tx": round(ratio_1, 2),
         f"ratio_{RAW_CONNECTIONS}conn": round(ratio_n, 2),
     }
-    ok = result["pipeline_per_s"] >= TARGET_PER_S and ratio >= TARGET_RATIO
+    rate_ok, ratio_ok = result["pipeline_per_s"] >= TARGET_PER_S, ratio >= TARGET_RATIO
     print(
         f"pipeline: {result['pipeline_per_s']:,} events/s AMQP publish→deliveries created "
         f"({result['events']:,} events x 3 recipients x 2 channels; "
-        f"{'meets' if ok else 'below'} {TARGET_PER_S:,}/s and {TARGET_RATIO:.0%})\n"
+        f"{'meets' if rate_ok else 'below'} the {TARGET_PER_S:,}/s target, ratio "
+        f"{'meets' if ratio_ok else 'below'} {TARGET_RATIO:.0%})\n"
         f"raw:      {batched:,} events/s asyncpg, same rows, {RAW_BATCH} events per "
         f"transaction, multi-row INSERTs, 1 connection (same run)\n"
         f"ratio:    {ratio:.2f}\n"
