@@ -44,7 +44,7 @@ pytest: $(STAMP) browser
 	$(BIN)/python -m tests.preflight
 	$(BIN)/pytest -q
 
-## headless Chromium + chromedriver (Debian packages) for tests/browser, installed when missing
+## headless Chromium + chromedriver (Debian packages) for tests/acceptance/browser, installed when missing
 browser:
 	bash scripts/ensure-chromium.sh
 
@@ -53,7 +53,7 @@ bench: $(STAMP)
 
 ## make chaos: 10,000 events while services are SIGKILLed and RabbitMQ/PostgreSQL restart
 chaos: $(STAMP)
-	$(BIN)/python -m tests.chaos.scenario
+	$(BIN)/python -m tests.acceptance.chaos.scenario
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache herald-dev

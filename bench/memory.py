@@ -5,7 +5,8 @@ pool sizes; the admin UI off, /metrics on the service's port) on a free loopback
 a throwaway PostgreSQL database and RabbitMQ vhost. Once every one answers /readyz, they are
 left idle for SETTLE_S, then the RSS of each process tree is sampled SAMPLES times and the
 highest sample kept (Linux /proc). What each service imports is pinned by
-tests/deploy/test_import_graph.py; the load average is printed because the machine is shared.
+tests/acceptance/deploy/test_import_graph.py; the load average is printed because the machine is
+shared.
 
 Raw limit, in the same run: a bare Python interpreter (same executable, nothing imported)
 idle, times five — the floor any five Python processes start from.

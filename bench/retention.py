@@ -32,7 +32,7 @@ from libs.common.db.models import Recipient, Tenant
 from libs.common.seed import seed_defaults
 from libs.common.tenant_store import ensure_tenants
 from services.processor.retention import RetentionSettings, Sweeper
-from tests.services.processor.support import event, processor, store
+from tests.integration.services.processor.support import event, processor, store
 
 OLD_EVENTS = int(os.environ.get("HERALD_BENCH_RETENTION_EVENTS", "200000"))
 PIPELINE_EVENTS = 3_000

@@ -37,7 +37,7 @@ from services.sender.providers.email_message import build_email
 from services.sender.providers.email_smtp import SmtpProvider
 from services.sender.settings import SenderSettings
 from services.sender.worker import Sender
-from tests.services.sender.support import MEDIATOR_KEY, mediator_server
+from tests.integration.services.sender.support import MEDIATOR_KEY, mediator_server
 
 SERVER_URL = os.environ.get(
     "HERALD_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

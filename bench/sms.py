@@ -34,7 +34,7 @@ from libs.common.mediator_client import MediatorClient
 from services.sender.channels import build_providers
 from services.sender.settings import SenderSettings
 from services.sender.worker import Sender
-from tests.services.sender.support import MEDIATOR_KEY, mediator_server
+from tests.integration.services.sender.support import MEDIATOR_KEY, mediator_server
 
 MESSAGES = 4_000
 POOL = 32  # HTTP connections to the gateway, for both measurements

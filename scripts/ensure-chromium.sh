@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium + chromium-driver for the browser tests (tests/browser/) when
+# Installs Debian's chromium + chromium-driver for the browser tests (tests/acceptance/browser/) when
 # they are missing. Idempotent: does nothing when both binaries are already there.
 set -euo pipefail
 

@@ -12,8 +12,8 @@ from services.acl_mediator.app import create_app as mediator_app
 from services.acl_mediator.reference_backend import create_reference_app
 from services.acl_mediator.reference_data import Directory
 from services.acl_mediator.settings import MediatorSettings
-from tests.services.acl_mediator.support import modules_file, serve
-from tests.services.sender.support import MEDIATOR_KEY
+from tests.integration.services.sender.support import MEDIATOR_KEY
+from tests.unit.services.acl_mediator.support import modules_file, serve
 
 MODULES = ("tenders", "approvals", "design", "construction")
 

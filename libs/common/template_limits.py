@@ -1,7 +1,7 @@
 """Resource limits for sandboxed templates (libs/common/templates.py).
 
 Jinja2's sandbox stops a template reaching Python internals, not one exhausting the worker
-that renders it. Found by tests/security/test_template_sandbox.py, each of these took
+that renders it. Found by tests/unit/security/test_template_sandbox.py, each of these took
 gigabytes or minutes before this module: ``'%999999999d'|format(1)``, ``'x'|center(10**9)``,
 ``indent``/``tojson(indent=…)`` with huge widths, ``join`` with a huge separator, doubling a
 string with ``~`` or ``+`` in a loop or a recursive macro, and nested loops or macros running

@@ -2,8 +2,8 @@
 
 Once CPython starts one primitive — a power, a join, a ``str()`` of a list, building a set —
 nothing interrupts it, not even the render deadline (libs/common/template_budget.py). Found by
-tests/security/test_template_deadline.py, each of these ran for seconds to minutes or built
-hundreds of megabytes in a single step: ``(9 ** 100 ** 100 ** 100 ** 5) % 7`` (every exponent
+tests/integration/security/test_template_deadline.py, each of these ran for seconds to minutes or
+built hundreds of megabytes in a single step: ``(9 ** 100 ** 100 ** 100 ** 5) % 7`` (every exponent
 small, the result 127 million bits), squaring a number in a loop, printing, joining or
 ``str()``-ing a list that repeats one long string, ``'{0}' * n`` or ``'%(a)s' * n`` over a long
 argument, ``str.join/replace/expandtabs/translate/ljust``, ``int.to_bytes``, ``|sum`` over
