@@ -30,10 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench._throwaway import serve_forever, server_process
+from libs.common.catalog.seed import seed_defaults
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
-from libs.common.mediator_client import MediatorClient
-from libs.common.seed import seed_defaults
 from services.sender.digests.scheduler import DigestScheduler
 from services.sender.digests.settings import DigestSettings
 

@@ -38,10 +38,10 @@ import yaml
 from bench.acl import server, wait_ready
 from bench.acl_servers import API_KEY as MEDIATOR_KEY
 from bench.acl_servers import MODULES as BACKEND_PATHS
-from libs.common.auth import JwtSettings, issue_token
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.migrate import upgrade_async
-from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionItem
+from libs.common.security.auth import JwtSettings, issue_token
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 

@@ -34,9 +34,9 @@ import asyncpg
 from sqlalchemy import text
 
 from bench._throwaway import raw_dsn, throwaway
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
-from libs.common.seed import seed_defaults
 from services.processor.batch import Deps
 from services.processor.catalog import Catalog
 from services.processor.collector import tune_collector

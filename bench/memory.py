@@ -187,8 +187,8 @@ def bare_interpreter_rss() -> int:
 
 
 async def _seed(db_url: str) -> None:
+    from libs.common.catalog.seed import seed_defaults
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
-    from libs.common.seed import seed_defaults
 
     await upgrade_async(db_url)
     engine = make_engine(db_url)

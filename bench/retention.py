@@ -26,11 +26,11 @@ from typing import Any
 import asyncpg
 
 from bench._throwaway import raw_dsn, throwaway
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Recipient, Tenant
-from libs.common.seed import seed_defaults
-from libs.common.tenant_store import ensure_tenants
+from libs.common.tenancy.tenant_store import ensure_tenants
 from services.processor.retention import RetentionSettings, Sweeper
 from tests.integration.services.processor.support import event, processor, store
 

@@ -29,9 +29,9 @@ import asyncpg
 
 from bench._throwaway import server_process
 from libs.common.bus import Message
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import make_engine, make_sessionmaker
 from libs.common.db.migrate import upgrade_async
-from libs.common.mediator_client import MediatorClient
 from services.sender.providers.base import OutgoingMessage
 from services.sender.providers.email_message import build_email
 from services.sender.providers.email_smtp import SmtpProvider

@@ -28,9 +28,9 @@ import asyncpg
 from bench._throwaway import raw_dsn, serve_forever, server_process, throwaway
 from bench.sender import herald_round
 from libs.common.bus.memory import MemoryBus
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import make_engine, make_sessionmaker
 from libs.common.db.migrate import upgrade_async
-from libs.common.mediator_client import MediatorClient
 from services.sender.channels import build_providers
 from services.sender.settings import SenderSettings
 from services.sender.worker import Sender

@@ -26,7 +26,7 @@ def run_admin_user(
         hashed = hash_password(password)
         entry: object = {"hash": hashed, "tenants": tenants} if tenants else hashed
         return True, json.dumps({username: entry})
-    from libs.common.settings import DatabaseSettings
+    from libs.common.runtime.settings import DatabaseSettings
 
     try:
         url = DatabaseSettings().database_url

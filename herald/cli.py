@@ -107,7 +107,7 @@ def migrate(
     """Create or upgrade the database schema (HERALD_DATABASE_URL), then seed default
     templates that are missing. Safe to run again."""
     from libs.common.db.migrate import upgrade
-    from libs.common.settings import DatabaseSettings
+    from libs.common.runtime.settings import DatabaseSettings
 
     try:
         url = DatabaseSettings().database_url
@@ -120,7 +120,7 @@ def migrate(
 
 async def _seed(url: str) -> int:
     from herald.database import in_transaction
-    from libs.common.seed import seed_defaults
+    from libs.common.catalog.seed import seed_defaults
 
     return await in_transaction(url, seed_defaults)
 
@@ -155,8 +155,8 @@ def emit(
     With `herald dev` running, `herald emit` alone sends the sample over HTTP and an e-mail
     appears in herald-dev/outbox within a second.
     """
-    from libs.common.errors import HeraldError
-    from libs.common.producer import EventProducer
+    from libs.common.clients.producer import EventProducer
+    from libs.common.runtime.errors import HeraldError
 
     event = load_event(file)
     if via == "amqp":
@@ -188,7 +188,7 @@ def reprocess(event_id: Annotated[str, typer.Argument(help="the event's id (even
     from sqlalchemy.exc import SQLAlchemyError
 
     from herald.reprocess import CannotReprocess, reprocess_from_settings
-    from libs.common.errors import HeraldError
+    from libs.common.runtime.errors import HeraldError
 
     try:
         typer.echo(asyncio.run(reprocess_from_settings(event_id)))

@@ -15,7 +15,7 @@ import uvicorn
 
 from herald.emit import DEV_API_KEY, DEV_DIRECTORY_KEY, DEV_KEYS, DEV_SERVICES_KEY
 from herald.services import Service, build_asgi, load_settings
-from libs.common.header_limit import uvicorn_options
+from libs.common.web.header_limit import uvicorn_options
 from services.acl_mediator.dev import write_dev_modules_file
 from services.ingest.admin.devlogin import DEV_ADMIN_USER, dev_admin_environment, dev_admin_password
 
@@ -59,9 +59,9 @@ def _dev_feeds() -> dict[str, str]:
 
 async def prepare(url: str) -> None:
     from herald.demo import seed_demo
+    from libs.common.catalog.seed import seed_defaults
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
     from libs.common.db.migrate import upgrade_async
-    from libs.common.seed import seed_defaults
 
     await upgrade_async(url)
     engine = make_engine(url)
@@ -74,7 +74,7 @@ async def prepare(url: str) -> None:
 
 
 async def run_dev(data_dir: Path, host: str) -> None:
-    from libs.common.logging import configure_logging
+    from libs.common.runtime.logging import configure_logging
 
     for key, value in dev_environment(data_dir).items():
         os.environ.setdefault(key, value)
@@ -133,7 +133,7 @@ def _reference_backend_config() -> uvicorn.Config:
 
 
 def _banner(host: str, data_dir: Path) -> None:
-    from libs.common.auth import JwtSettings, issue_token
+    from libs.common.security.auth import JwtSettings, issue_token
 
     token = issue_token(JwtSettings(), "u-17", "default", ttl_s=7 * 24 * 3600)
     admin_password = dev_admin_password(data_dir)

@@ -172,7 +172,7 @@ async def module_backend(name: str, config: Any, timeout_s: float) -> Finding:
 async def jwks(url: str, timeout_s: float) -> Finding:
     import httpx
 
-    from libs.common.jwks import KeySetUnavailable, parse_key_set
+    from libs.common.security.jwks import KeySetUnavailable, parse_key_set
 
     what = f"JWKS {url}"
     try:

@@ -1,18 +1,18 @@
 """``herald reprocess <event_id>``: give a failed event another round of attempts.
 
-The logic is libs/common/reprocess.py (shared with the admin's "Reprocess" action); this is
+The logic is libs/common/events/reprocess.py (shared with the admin's "Reprocess" action); this is
 the command line's entry."""
 
 from __future__ import annotations
 
-from libs.common.reprocess import CannotReprocess, reprocess
+from libs.common.events.reprocess import CannotReprocess, reprocess
 
 __all__ = ["CannotReprocess", "reprocess_from_settings"]
 
 
 async def reprocess_from_settings(event_id: str) -> str:
     """HERALD_DATABASE_URL and HERALD_AMQP_URL, as the processor reads them."""
-    from libs.common.resources import Resources
+    from libs.common.runtime.resources import Resources
     from services.processor.settings import ProcessorSettings
 
     settings = ProcessorSettings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from libs.common.settings import DEFAULT_PORTS
+from libs.common.runtime.settings import DEFAULT_PORTS
 
 
 class Service(StrEnum):
@@ -47,12 +47,12 @@ def prepare(service: Service, log_level: str) -> Any:
     """What ``herald run`` does before serving: refuse the extras no service uses (they would
     be imported from here on) and, with HMAC user tokens, ``cryptography``; log as JSON, load
     the settings (raises ValidationError)."""
-    from libs.common.lean_imports import refuse_unused_crypto, refuse_unused_extras
+    from libs.common.runtime.lean_imports import refuse_unused_crypto, refuse_unused_extras
 
     refuse_unused_extras()  # before the logging import below: structlog would load rich
     if service in (Service.ingest, Service.websocket):  # the two that verify user tokens
         refuse_unused_crypto()  # before their settings import PyJWT
-    from libs.common.logging import configure_logging
+    from libs.common.runtime.logging import configure_logging
 
     configure_logging(log_level)
     return load_settings(service)
@@ -60,7 +60,7 @@ def prepare(service: Service, log_level: str) -> Any:
 
 def uvicorn_settings(host: str, port: int) -> dict[str, Any]:
     """How ``herald run`` serves an ASGI service with uvicorn."""
-    from libs.common.header_limit import uvicorn_options
+    from libs.common.web.header_limit import uvicorn_options
 
     return {
         "host": host,

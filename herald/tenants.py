@@ -1,6 +1,6 @@
 """``herald tenant``: the tenant registry from the command line (DESIGN §15).
 
-Running services see a change within the registry's cache time (libs/common/tenants.py,
+Running services see a change within the registry's cache time (libs/common/tenancy/tenants.py,
 ``REGISTRY_TTL_S``).
 """
 
@@ -32,8 +32,8 @@ def _fail(message: str) -> None:
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one transaction on HERALD_DATABASE_URL."""
     from herald.database import in_transaction
-    from libs.common.settings import DatabaseSettings
-    from libs.common.tenant_store import TenantError
+    from libs.common.runtime.settings import DatabaseSettings
+    from libs.common.tenancy.tenant_store import TenantError
 
     try:
         url = DatabaseSettings().database_url
@@ -59,7 +59,7 @@ def add_command(
         parsed = json.loads(settings)
     except json.JSONDecodeError as exc:
         _fail(f"--settings is not JSON: {exc}")
-    from libs.common.tenant_store import add_tenant
+    from libs.common.tenancy.tenant_store import add_tenant
 
     row = _in_transaction(lambda s: add_tenant(s, key, name, parsed))
     typer.echo(f"tenant {row.key!r} added")
@@ -68,7 +68,7 @@ def add_command(
 @app.command("list")
 def list_command() -> None:
     """Every tenant: key, enabled or disabled, name, settings."""
-    from libs.common.tenant_store import list_tenants
+    from libs.common.tenancy.tenant_store import list_tenants
 
     for row in _in_transaction(list_tenants):
         state = "enabled " if row.enabled else "disabled"
@@ -78,7 +78,7 @@ def list_command() -> None:
 @app.command("disable")
 def disable_command(key: Key) -> None:
     """Refuse the tenant's events and tokens from now on (its data stays)."""
-    from libs.common.tenant_store import set_enabled
+    from libs.common.tenancy.tenant_store import set_enabled
 
     _in_transaction(lambda s: set_enabled(s, key, False))
     typer.echo(f"tenant {key!r} disabled")
@@ -87,7 +87,7 @@ def disable_command(key: Key) -> None:
 @app.command("enable")
 def enable_command(key: Key) -> None:
     """Accept a disabled tenant's events and tokens again."""
-    from libs.common.tenant_store import set_enabled
+    from libs.common.tenancy.tenant_store import set_enabled
 
     _in_transaction(lambda s: set_enabled(s, key, True))
     typer.echo(f"tenant {key!r} enabled")

@@ -18,7 +18,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from libs.common.settings import DatabaseSettings
+    from libs.common.runtime.settings import DatabaseSettings
 
     return DatabaseSettings().database_url
 

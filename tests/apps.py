@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from libs.common.auth import JwtSettings, issue_token
+from libs.common.security.auth import JwtSettings, issue_token
 from services.ingest.settings import IngestSettings
 
 API_KEY = "test-producer-key-0123456789"

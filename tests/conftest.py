@@ -11,10 +11,10 @@ from typing import TypeVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade
-from libs.common.seed import seed_defaults
-from libs.common.tenant_store import ensure_tenants
+from libs.common.tenancy.tenant_store import ensure_tenants
 from tests.infra import (
     TEST_DATABASE_URL,
     create_database,

@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-12-01 15:00:00
 
 * ``ix_notifications_unread`` (the counters and unread pages) gains ``access = 'allowed'``:
-  the inbox shows only visible items (libs/common/access.py), and the counters stay an
+  the inbox shows only visible items (libs/common/inbox/access.py), and the counters stay an
   index-only scan over exactly those.
 * ``ix_notifications_unchecked``: the few rows not checked yet, for the sender's visibility
   checker (a partial index: it stays as small as the backlog).

@@ -4,8 +4,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 14:30:00
 
-The SMS channel (libs/common/channels.py) reaches a person at ``recipients.phone``, an E.164
-number (``+`` and at most 15 digits) validated by ``RecipientFields``.
+The SMS channel (libs/common/delivery/channels.py) reaches a person at ``recipients.phone``, an
+E.164 number (``+`` and at most 15 digits) validated by ``RecipientFields``.
 """
 
 from collections.abc import Sequence

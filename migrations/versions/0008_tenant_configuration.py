@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-12-01 21:00:00
 
 DESIGN §15: event types, templates and an e-mail layout exist globally (tenant NULL) and per
-tenant; the most specific row wins (libs/common/overrides.py).
+tenant; the most specific row wins (libs/common/catalog/overrides.py).
 
 * ``event_types`` gets a surrogate ``id`` primary key and a ``tenant`` (the key alone is no
   longer unique: the global row and each tenant's override share it);

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from libs.common.api_keys import match_api_key
-from libs.common.app_state import from_state
-from libs.common.principals import Scope, ServicePrincipal
 from libs.common.schemas.permissions import (
     CheckRequest,
     CheckResponse,
     InvalidateRequest,
     InvalidateResponse,
 )
+from libs.common.security.api_keys import match_api_key
+from libs.common.security.principals import Scope, ServicePrincipal
+from libs.common.web.app_state import from_state
 from services.acl_mediator.cache import Verdict
 from services.acl_mediator.checker import Checker
 from services.acl_mediator.docs import CHECK_DESCRIPTION, INVALIDATE_DESCRIPTION

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 import aiohttp
 from fastapi import FastAPI
 
-from libs.common.body_limit import BodyLimitMiddleware
-from libs.common.health import health_router
+from libs.common.web.body_limit import BodyLimitMiddleware
+from libs.common.web.health import health_router
 from services.acl_mediator.api import router
 from services.acl_mediator.cache import PermissionCache
 from services.acl_mediator.checker import Checker

@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Header, HTTPException, status
 
-from libs.common.health import health_router
 from libs.common.schemas.permissions import (
     UPSTREAM_CHECK_PATH,
     UpstreamAnswer,
     UpstreamRequest,
     UpstreamResponse,
 )
+from libs.common.web.health import health_router
 from services.acl_mediator.reference_data import Directory, Snapshot
 
 MAX_CHAIN = 32  # management chains are short; a longer one is a cycle in the data

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
-from libs.common.settings import DatabaseSettings
+from libs.common.runtime.settings import DatabaseSettings
 from services.acl_mediator.reference_backend import create_reference_app
 from services.acl_mediator.reference_data import HeraldDirectory
 

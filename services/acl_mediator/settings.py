@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from libs.common.metrics import MetricsSettings
-from libs.common.principals import Scope, ServicePrincipal
-from libs.common.settings import ServiceKeySettings
+from libs.common.runtime.metrics import MetricsSettings
+from libs.common.runtime.settings import ServiceKeySettings
+from libs.common.security.principals import Scope, ServicePrincipal
 from services.acl_mediator.modules import ModulesFile, load_modules
 
 

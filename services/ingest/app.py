@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.common.auth import TokenVerifier
-from libs.common.body_limit import BodyLimitMiddleware
-from libs.common.health import health_router
-from libs.common.mediator_client import MediatorClient
-from libs.common.resources import Resources
-from libs.common.template_budget import set_render_deadline
-from libs.common.tenants import TenantRegistry
+from libs.common.clients.mediator_client import MediatorClient
+from libs.common.runtime.resources import Resources
+from libs.common.security.auth import TokenVerifier
+from libs.common.templating.template_budget import set_render_deadline
+from libs.common.tenancy.tenants import TenantRegistry
+from libs.common.web.body_limit import BodyLimitMiddleware
+from libs.common.web.health import health_router
 from services.ingest.admin import mount_admin
 from services.ingest.digest_api.endpoints import router as digest_router
 from services.ingest.errors import install_error_handlers

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.common.auth import (
+from libs.common.security.auth import (
     AuthError,
     KeysUnavailable,
     Principal,
     match_api_key,
 )
-from libs.common.principals import ServicePrincipal
+from libs.common.security.principals import ServicePrincipal
 from services.ingest.deps import Settings, Verifier
 
 _bearer = HTTPBearer(auto_error=False, description="a user JWT (sub, tenant, aud, iss, exp)")

@@ -21,13 +21,13 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from libs.common.app_state import from_state
-from libs.common.auth import TokenVerifier
 from libs.common.bus import Bus
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import transaction
-from libs.common.mediator_client import MediatorClient
-from libs.common.resources import Resources
-from libs.common.tenants import TenantRegistry
+from libs.common.runtime.resources import Resources
+from libs.common.security.auth import TokenVerifier
+from libs.common.tenancy.tenants import TenantRegistry
+from libs.common.web.app_state import from_state
 from services.ingest.settings import IngestSettings
 from services.ingest.user_api.throttle import Throttle
 

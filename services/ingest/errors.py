@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from libs.common.errors import TransientError
+from libs.common.runtime.errors import TransientError
 
 log = logging.getLogger("herald.ingest.errors")
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.auth import JwtSettings
-from libs.common.channels import ChannelSettings
-from libs.common.email_address import SmtpUtf8Settings
-from libs.common.metrics import MetricsSettings
-from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
-from libs.common.settings import (
+from libs.common.delivery.channels import ChannelSettings
+from libs.common.delivery.email_address import SmtpUtf8Settings
+from libs.common.runtime.metrics import MetricsSettings
+from libs.common.runtime.settings import (
     AmqpProducerSettings,
     DatabaseSettings,
     MediatorClientSettings,
     ServiceKeySettings,
 )
-from libs.common.template_budget import TemplateSettings
+from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
+from libs.common.security.auth import JwtSettings
+from libs.common.templating.template_budget import TemplateSettings
 from services.ingest.admin.settings import AdminSettings
 from services.ingest.telegram_api.settings import TelegramLinkSettings
 from services.ingest.user_api.throttle import PreviewLimitSettings

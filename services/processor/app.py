@@ -11,11 +11,11 @@ from starlette.applications import Starlette
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
-from libs.common.channels import configure
 from libs.common.db.engine import is_sqlite
-from libs.common.ops_app import ops_app
-from libs.common.resources import Resources
-from libs.common.template_budget import set_render_deadline
+from libs.common.delivery.channels import configure
+from libs.common.runtime.resources import Resources
+from libs.common.templating.template_budget import set_render_deadline
+from libs.common.web.ops_app import ops_app
 from services.processor.batch import Deps
 from services.processor.catalog import Catalog
 from services.processor.collector import tune_collector
@@ -81,6 +81,6 @@ def create_app(settings: ProcessorSettings) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweep
 
-    # /healthz, /readyz and /metrics only: Starlette (libs/common/ops_app.py)
+    # /healthz, /readyz and /metrics only: Starlette (libs/common/web/ops_app.py)
     app = ops_app(lifespan, lambda: app.state.resources.checks(), settings)
     return app

@@ -18,12 +18,12 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import DeliveryStatus, utcnow
-from libs.common.directory import RecipientFields, upsert_recipient
-from libs.common.errors import PermanentError
-from libs.common.filter_match import people_needed
-from libs.common.filter_subject import Subject, zone_named
-from libs.common.filters import Person
+from libs.common.recipients.directory import RecipientFields, upsert_recipient
+from libs.common.runtime.errors import PermanentError
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS, EventEnvelope, Priority
+from libs.common.subscriptions.filter_match import people_needed
+from libs.common.subscriptions.filter_subject import Subject, zone_named
+from libs.common.subscriptions.filters import Person
 from services.processor.catalog import Catalog, Snapshot, TypeInfo
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences

@@ -17,13 +17,13 @@ from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.overrides import Scope, TemplateKey, most_specific, pick_template
+from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType, Template, Tenant
-from libs.common.email_layout import Layout, layout_for, load_layouts
-from libs.common.escalation import Step, stored_chain
-from libs.common.overrides import Scope, TemplateKey, most_specific, pick_template
-from libs.common.seed import DEFAULT_EVENT_TYPE
-from libs.common.templates import environment
-from libs.common.tenant_settings import TenantSettings, stored_settings
+from libs.common.delivery.escalation import Step, stored_chain
+from libs.common.templating.email_layout import Layout, layout_for, load_layouts
+from libs.common.templating.templates import environment
+from libs.common.tenancy.tenant_settings import TenantSettings, stored_settings
 
 CATALOG_TTL_S = 2.0
 Prefs = Mapping[tuple[str, str], str]  # (module or "*", channel) -> mode
@@ -38,7 +38,8 @@ class TypeInfo:
     default_locale: str
     notify_actor: bool
     enabled: bool
-    escalation: tuple[Step, ...] = ()  # a critical notification's chain (libs/common/escalation)
+    escalation: tuple[Step, ...] = ()  # a critical notification's chain
+    # (libs/common/delivery/escalation)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def template_row(t: Template) -> TemplateRow:
 
 class Snapshot:
     """Configuration as of one load: global rows and tenants' overrides, the most specific
-    winning (libs/common/overrides.py); the tenants' own settings and e-mail layouts."""
+    winning (libs/common/catalog/overrides.py); the tenants' own settings and e-mail layouts."""
 
     def __init__(
         self,

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from libs.common.channels import digest_refusal, provider_refusal, registry
 from libs.common.db.models import DeliveryStatus
+from libs.common.delivery.channels import digest_refusal, provider_refusal, registry
 from libs.common.schemas.envelope import Priority
 from services.processor.catalog import TypeInfo
 from services.processor.directory import Entry
@@ -43,7 +43,8 @@ class Planned:
 
 
 def missing_address(channel: str, person: Entry | None) -> str | None:
-    spec = registry().get(channel)  # the channel's own directory field (libs/common/channels.py)
+    spec = registry().get(channel)  # the channel's own directory field
+    # (libs/common/delivery/channels.py)
     if spec is None or spec.address is None or spec.address_of(person):
         return None
     return spec.missing

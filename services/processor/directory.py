@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Recipient
-from libs.common.directory import RecipientFields
-from libs.common.errors import TransientError
-from libs.common.filters import Person
-from libs.common.template_context import recipient_context
+from libs.common.recipients.directory import RecipientFields
+from libs.common.runtime.errors import TransientError
+from libs.common.subscriptions.filters import Person
+from libs.common.templating.template_context import recipient_context
 from services.processor import pgsql
 
 if TYPE_CHECKING:  # httpx loads only when HERALD_DIRECTORY_URL is set (processor/app.py)

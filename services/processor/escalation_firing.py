@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.access import DENIED
 from libs.common.db.engine import dialect_name
 from libs.common.db.models import Delivery, DeliveryStatus, Escalation, Event, Notification
+from libs.common.inbox.access import DENIED
 from libs.common.schemas.envelope import EventEnvelope
 from services.processor.batch import Deps, Outcome
 from services.processor.catalog import Snapshot

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Subscription
-from libs.common.filter_match import TESTS, CompiledFilter, compile_filter
-from libs.common.filter_subject import DEFAULT_ZONE, FieldRef, Subject, field_ref
-from libs.common.filters import FilterError
-from libs.common.reminders import Remind
+from libs.common.subscriptions.filter_match import TESTS, CompiledFilter, compile_filter
+from libs.common.subscriptions.filter_subject import DEFAULT_ZONE, FieldRef, Subject, field_ref
+from libs.common.subscriptions.filters import FilterError
+from libs.common.subscriptions.reminders import Remind
 from services.processor import pgsql
 from services.processor.candidate_rows import MatchKey as MatchKey  # batch.py's import
 from services.processor.candidate_rows import Triple, key_rows, version

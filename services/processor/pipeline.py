@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from libs.common.db.models import DeliveryStatus
-from libs.common.escalation import Step
+from libs.common.delivery.escalation import Step
 from libs.common.schemas.envelope import EventEnvelope
-from libs.common.templates import Rendered
+from libs.common.templating.templates import Rendered
 from services.processor.catalog import Snapshot, TypeInfo
 from services.processor.channels import Claim, Planned, Prefs, Terms, plan_person
 from services.processor.directory import Entry

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import for_dialect
 from libs.common.db.models import Recipient
-from libs.common.filters import Person
-from libs.common.memberships import memberships
+from libs.common.recipients.memberships import memberships
 from libs.common.schemas.envelope import Audience
+from libs.common.subscriptions.filters import Person
 from services.processor import pgsql
 
 # Everyone in the audience by their roles and company everywhere, plus the project's members
@@ -51,7 +51,8 @@ class ProjectPeople(Protocol):
     async def memberships(
         self, session: AsyncSession, tenant: str, users: set[str]
     ) -> dict[str, dict[str, Person]]:
-        """user → project → their roles and company there (libs/common/memberships.py)."""
+        """user → project → their roles and company there
+        (libs/common/recipients/memberships.py)."""
 
     async def audience_rows(
         self, session: AsyncSession, tenant: str, audience: Audience, members: list[str], limit: int

@@ -1,8 +1,9 @@
 """People as they are in the event's project (DESIGN §5.2): the roles and companies that
 ``roles_any`` / ``companies_any`` conditions see, and an event's ``audience``.
 
-Both read the directory's memberships (``recipient_projects``, libs/common/memberships.py)
-from Herald's own table, whichever directory backs enrichment.
+Both read the directory's memberships (``recipient_projects``,
+libs/common/recipients/memberships.py) from Herald's own table, whichever directory backs
+enrichment.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import RecipientProject
-from libs.common.errors import PermanentError
-from libs.common.filters import Person
-from libs.common.memberships import person_in
+from libs.common.recipients.memberships import person_in
+from libs.common.runtime.errors import PermanentError
 from libs.common.schemas.envelope import EventEnvelope
+from libs.common.subscriptions.filters import Person
 from services.processor.directory import Entry
 from services.processor.project_people import audience_reason, project_people
 

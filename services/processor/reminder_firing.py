@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Event, EventStatus, Notification, Subscription
 from libs.common.db.tables import table_of
-from libs.common.reminders import REMINDER_TYPE
 from libs.common.schemas.envelope import EventEnvelope
+from libs.common.subscriptions.reminders import REMINDER_TYPE
 from services.processor.batch import Deps, Outcome, Staged, write_staged
 from services.processor.catalog import Snapshot
 from services.processor.channels import Claim

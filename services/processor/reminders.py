@@ -4,8 +4,8 @@ transaction (flush only).
 For every event, after matching, about its entity:
 
 * a matching subscription with ``remind`` (re)schedules the entity's reminder at the moment
-  its date says, in the subscriber's zone (libs/common/reminders.py); a reminder already sent
-  for that same date stays sent — once per date, a moved date gets a new one;
+  its date says, in the subscriber's zone (libs/common/subscriptions/reminders.py); a reminder
+  already sent for that same date stays sent — once per date, a moved date gets a new one;
 * a subscription that follows the event's type but no longer matches cancels it, and so does
   a missing date or one whose moment has already passed;
 * a scheduled reminder whose subscription no longer covers the entity at all (deleted,
@@ -27,8 +27,8 @@ from sqlalchemy import and_, bindparam, not_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import upsert
-from libs.common.filter_subject import Subject, when
-from libs.common.reminders import due_text, remind_at
+from libs.common.subscriptions.filter_subject import Subject, when
+from libs.common.subscriptions.reminders import due_text, remind_at
 from services.processor.matching import Candidate
 from services.processor.pipeline import Loaded
 from services.processor.reminder_store import (

@@ -10,8 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from libs.common.schemas.envelope import EventEnvelope
-from libs.common.template_context import event_context, message_context, recipient_context
-from libs.common.templates import Rendered, TemplateRenderError, render_budget, render_string
+from libs.common.templating.template_context import (
+    event_context,
+    message_context,
+    recipient_context,
+)
+from libs.common.templating.templates import (
+    Rendered,
+    TemplateRenderError,
+    render_budget,
+    render_string,
+)
 from services.processor.catalog import Snapshot, TemplateRow, TypeInfo
 from services.processor.directory import Entry
 

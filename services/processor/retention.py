@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.db.engine import transaction
 from libs.common.db.locks import try_transaction_lock
 from libs.common.db.models import Tenant, utcnow
-from libs.common.tenant_settings import stored_settings
+from libs.common.tenancy.tenant_settings import stored_settings
 from services.processor.retention_walks import (
     DAY,
     Cutoffs,

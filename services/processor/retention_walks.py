@@ -23,8 +23,8 @@ from libs.common.db.models import (
     Notification,
     Reminder,
 )
-from libs.common.settings import HeraldSettings
-from libs.common.tenant_settings import RetentionDays
+from libs.common.runtime.settings import HeraldSettings
+from libs.common.tenancy.tenant_settings import RetentionDays
 
 DAY = timedelta(days=1)
 FINAL = [s.value for s in (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.DENIED,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.channels import ChannelSettings
-from libs.common.metrics import MetricsSettings
+from libs.common.delivery.channels import ChannelSettings
+from libs.common.runtime.metrics import MetricsSettings
+from libs.common.runtime.settings import BusSettings, DatabaseSettings
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
-from libs.common.settings import BusSettings, DatabaseSettings
-from libs.common.template_budget import TemplateSettings
+from libs.common.templating.template_budget import TemplateSettings
 from services.processor.retention import RetentionSettings
 
 

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.batching import batch_then_isolate, take_batch
 from libs.common.bus import Bus, Message
 from libs.common.bus.nudges import nudge_sender, parse_process_nudge
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus, utcnow
 from libs.common.db.outage import is_transient as is_database_outage
-from libs.common.errors import TransientError
+from libs.common.runtime.batching import batch_then_isolate, take_batch
+from libs.common.runtime.errors import TransientError
 from services.processor import metrics as m
 from services.processor.batch import Deps, Outcome, process_batch
 from services.processor.claim import stale_event_ids

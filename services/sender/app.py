@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 
 from libs.common.bus import QueueSpec
 from libs.common.bus.topology import SEND_KEY, SEND_QUEUE, WORK_EXCHANGE
-from libs.common.mediator_client import MediatorClient
-from libs.common.ops_app import ops_app
-from libs.common.resources import Resources
-from libs.common.template_budget import set_render_deadline
+from libs.common.clients.mediator_client import MediatorClient
+from libs.common.runtime.resources import Resources
+from libs.common.templating.template_budget import set_render_deadline
+from libs.common.web.ops_app import ops_app
 from services.sender.channels import build_providers, telegram_bot
 from services.sender.digests.scheduler import start as start_digests
 from services.sender.settings import SenderSettings
@@ -64,6 +64,6 @@ def create_app(settings: SenderSettings) -> Starlette:
             await mediator.close()
             await resources.close()
 
-    # /healthz, /readyz and /metrics only: Starlette (libs/common/ops_app.py)
+    # /healthz, /readyz and /metrics only: Starlette (libs/common/web/ops_app.py)
     app = ops_app(lifespan, lambda: app.state.resources.checks(), settings)
     return app

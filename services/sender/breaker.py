@@ -21,7 +21,7 @@ from enum import IntEnum
 
 from pydantic import Field
 
-from libs.common.settings import HeraldSettings
+from libs.common.runtime.settings import HeraldSettings
 from services.sender import metrics as m
 
 UNAVAILABLE_BACKOFF_S = 5.0  # before the breaker opens: a short pause, no attempt spent

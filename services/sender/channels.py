@@ -1,5 +1,5 @@
 """Which providers this sender runs: one per registered channel that has a provider under its
-settings (``libs/common/channels.py``); a channel without one is off."""
+settings (``libs/common/delivery/channels.py``); a channel without one is off."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
-from libs.common.channels import ChannelSpec, configure
+from libs.common.delivery.channels import ChannelSpec, configure
 from services.sender.providers.base import Provider, ProviderContext
 from services.sender.settings import SenderSettings
 

@@ -47,7 +47,7 @@ class Claimed:
     entity_id: str | None = None
     email: str | None = None
     telegram_chat_id: str | None = None
-    access: str | None = None  # the notification's (libs/common/access.py): None = unchecked
+    access: str | None = None  # the notification's (libs/common/inbox/access.py): None = unchecked
     phone: str | None = None
     attributes: dict[str, Any] | None = None  # where a plugin channel's address may live
 

@@ -13,7 +13,7 @@ when the digest was built, and the digest is one message about many objects.
 
 The answer also decides the notification's inbox visibility (``verdicts``, recorded by
 ``visibility.record`` before anything is sent): its first check makes it visible or not, a
-later denial hides it (libs/common/access.py). Undetermined answers decide nothing.
+later denial hides it (libs/common/inbox/access.py). Undetermined answers decide nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from libs.common.access import DENIED, Verdict
-from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.inbox.access import DENIED, Verdict
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.claim import Claimed
 from services.sender.outcome import Outcome, deferred, denied, failed, retry

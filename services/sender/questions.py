@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from libs.common.mediator_client import MediatorClient
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 
 T = TypeVar("T")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from libs.common.channels import ChannelSettings
-from libs.common.metrics import MetricsSettings
-from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
-from libs.common.template_budget import TemplateSettings
+from libs.common.delivery.channels import ChannelSettings
+from libs.common.runtime.metrics import MetricsSettings
+from libs.common.runtime.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from libs.common.templating.template_budget import TemplateSettings
 from services.sender.breaker import BreakerSettings
 from services.sender.providers.sms_settings import SmsSettings
 from services.sender.visibility import VisibilitySettings

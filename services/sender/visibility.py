@@ -1,4 +1,4 @@
-"""Inbox visibility (libs/common/access.py): recording what a permission check found, and the
+"""Inbox visibility (libs/common/inbox/access.py): recording what a permission check found, and the
 visibility checker for notifications nobody checks at send time.
 
 A notification becomes visible in the inbox only once checked. Usually its first delivery's
@@ -28,14 +28,14 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import User, Verdict, deny, ids_with, judge_rows
 from libs.common.bus import Bus
-from libs.common.counts_push import push_counts_of
+from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.db.engine import supports_skip_locked, transaction
 from libs.common.db.models import Notification, utcnow
-from libs.common.inbox_cursor import reveal
-from libs.common.mediator_client import MediatorClient, MediatorUnavailable
-from libs.common.settings import HeraldSettings
+from libs.common.inbox.access import User, Verdict, deny, ids_with, judge_rows
+from libs.common.inbox.counts_push import push_counts_of
+from libs.common.inbox.inbox_cursor import reveal
+from libs.common.runtime.settings import HeraldSettings
 
 log = logging.getLogger("herald.sender.visibility")
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus, Message
-from libs.common.channels import registry
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import is_sqlite, transaction
-from libs.common.email_layout import LayoutBook
-from libs.common.mediator_client import MediatorClient
+from libs.common.delivery.channels import registry
+from libs.common.templating.email_layout import LayoutBook
 from services.sender import metrics as m
 from services.sender.breaker import Breakers
 from services.sender.claim import Claimed, claim_due, due_depth

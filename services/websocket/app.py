@@ -15,13 +15,13 @@ import uuid
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Origin
 
-from libs.common.auth import TokenVerifier
 from libs.common.bus.base import Consumer, QueueSpec
 from libs.common.bus.topology import ACCEPTED_EXCHANGE, BROWSER_EXCHANGE
-from libs.common.mediator_client import MediatorClient
-from libs.common.metrics import MetricsListener
-from libs.common.resources import Resources
-from libs.common.tenants import TenantRegistry
+from libs.common.clients.mediator_client import MediatorClient
+from libs.common.runtime.metrics import MetricsListener
+from libs.common.runtime.resources import Resources
+from libs.common.security.auth import TokenVerifier
+from libs.common.tenancy.tenants import TenantRegistry
 from services.websocket.fanout import Fanout
 from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import load_feeds

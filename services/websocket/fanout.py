@@ -15,7 +15,7 @@ from typing import Any
 
 from libs.common.bus import Message
 from libs.common.bus.topology import BROWSER_EXCHANGE
-from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.schemas.accepted import AcceptedEvent, AcceptedEvents
 from libs.common.schemas.inbox import BrowserPush
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem

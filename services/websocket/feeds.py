@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from libs.common.bus.topology import topic_matches
-from libs.common.errors import HeraldError
+from libs.common.runtime.errors import HeraldError
 from libs.common.schemas.permissions import PermissionItem
 
 MAX_PARAM_CHARS = 128

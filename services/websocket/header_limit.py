@@ -1,4 +1,4 @@
-"""The gateway's cap on a handshake request's head (libs/common/header_limit.py).
+"""The gateway's cap on a handshake request's head (libs/common/web/header_limit.py).
 
 ``websockets`` caps one header line at 8 KiB and a request at 128 headers: up to 1 MiB held per
 connection before the handshake can even be refused, and connections waiting for their
@@ -15,7 +15,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import SecurityError
 
-from libs.common.header_limit import MAX_HEADER_BYTES, REFUSAL_MESSAGE
+from libs.common.web.header_limit import MAX_HEADER_BYTES, REFUSAL_MESSAGE
 
 
 class HeaderLimitedConnection(ServerConnection):

@@ -1,6 +1,6 @@
 """Reads from the inbox for welcome and replays: the user's cursor, the visible notifications
-after a cursor (libs/common/inbox_cursor.py), and unread counters (libs/common/unread.py, the
-same query as the user API's)."""
+after a cursor (libs/common/inbox/inbox_cursor.py), and unread counters
+(libs/common/inbox/unread.py, the same query as the user API's)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import Notification
-from libs.common.inbox_cursor import ALLOWED, current_seq
+from libs.common.inbox.inbox_cursor import ALLOWED, current_seq
+from libs.common.inbox.unread import unread_counts as counts_of
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
-from libs.common.unread import unread_counts as counts_of
 
 Numbered = tuple[int, InboxItem]  # (cursor value, item)
 

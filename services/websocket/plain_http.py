@@ -11,9 +11,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from libs.common.metrics import METRICS_CONTENT_TYPE, metrics_allowed, render_metrics
-from libs.common.readiness import run_checks
-from libs.common.resources import Resources
+from libs.common.runtime.metrics import METRICS_CONTENT_TYPE, metrics_allowed, render_metrics
+from libs.common.runtime.resources import Resources
+from libs.common.web.readiness import run_checks
 from services.websocket import metrics
 from services.websocket.settings import WebsocketSettings
 

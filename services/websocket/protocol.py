@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from libs.common.inbox_cursor import encode
+from libs.common.inbox.inbox_cursor import encode
 from libs.common.schemas.accepted import AcceptedEvent
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 

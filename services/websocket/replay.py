@@ -2,7 +2,7 @@
 
 A connection's position is ``client.seq``, the cursor value of the last notification it
 delivered. Cursor values are contiguous per user and commit in order
-(libs/common/inbox_cursor.py), so:
+(libs/common/inbox/inbox_cursor.py), so:
 
 * a live push with value ≤ the position is a repeat: dropped;
 * the next value is sent at once;
@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.inbox_cursor import encode
+from libs.common.inbox.inbox_cursor import encode
 from services.websocket import inbox, protocol
 from services.websocket.push import OPEN, Pusher
 from services.websocket.registry import Client

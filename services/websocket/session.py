@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from libs.common.auth import AuthError, KeysUnavailable, Principal, TokenVerifier
-from libs.common.inbox_cursor import BadCursor, decode, encode
+from libs.common.inbox.inbox_cursor import BadCursor, decode, encode
+from libs.common.security.auth import AuthError, KeysUnavailable, Principal, TokenVerifier
 from services.websocket import inbox, metrics, protocol
 from services.websocket.feed_recovery import FeedRecovery
 from services.websocket.feeds import FeedSet

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from libs.common.auth import JwtSettings
-from libs.common.metrics import MetricsSettings
-from libs.common.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from libs.common.runtime.metrics import MetricsSettings
+from libs.common.runtime.settings import BusSettings, DatabaseSettings, MediatorClientSettings
+from libs.common.security.auth import JwtSettings
 
 
 class WebsocketSettings(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from libs.common.auth import LEEWAY_S
+from libs.common.security.auth import LEEWAY_S
 from services.websocket import protocol
 from services.websocket.push import Pusher
 from services.websocket.registry import Registry

@@ -17,8 +17,13 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter
 
-from libs.common.tenants import REGISTRY_TTL_S, TenantInfo, TenantRegistry, TenantsUnavailable
-from libs.common.tenants import refusal as tenant_refusal
+from libs.common.tenancy.tenants import (
+    REGISTRY_TTL_S,
+    TenantInfo,
+    TenantRegistry,
+    TenantsUnavailable,
+)
+from libs.common.tenancy.tenants import refusal as tenant_refusal
 from services.websocket import protocol
 from services.websocket.push import Pusher
 from services.websocket.registry import Client, Registry

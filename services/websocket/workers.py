@@ -69,11 +69,11 @@ def serve_gateway(
 
 def _worker(host: str, port: int, log_level: str, index: int) -> None:
     """A spawned process: settings come from the inherited environment."""
-    from libs.common.lean_imports import refuse_unused_crypto, refuse_unused_extras
+    from libs.common.runtime.lean_imports import refuse_unused_crypto, refuse_unused_extras
 
     refuse_unused_extras()  # as `herald run` does, before structlog (it would load rich)
     refuse_unused_crypto()  # before the settings import PyJWT
-    from libs.common.logging import configure_logging
+    from libs.common.runtime.logging import configure_logging
     from services.websocket.settings import WebsocketSettings
 
     configure_logging(log_level)

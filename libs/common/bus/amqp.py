@@ -18,8 +18,8 @@ from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 from libs.common.bus import topology as t
 from libs.common.bus.acks import AmqpAcker
 from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler, deliver
-from libs.common.errors import PermanentError, TransientError
-from libs.common.principals import broker_user
+from libs.common.runtime.errors import PermanentError, TransientError
+from libs.common.security.principals import broker_user
 
 log = logging.getLogger("herald.bus.amqp")
 

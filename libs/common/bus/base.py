@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from libs.common.bus.held import HeldMessages
-from libs.common.errors import PermanentError, TransientError
+from libs.common.runtime.errors import PermanentError, TransientError
 
 log = logging.getLogger("herald.bus")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from libs.common.bus import topology as t
 from libs.common.bus.base import Bus, Consumer, Message, QueueSpec, RawHandler, deliver
-from libs.common.errors import PermanentError
+from libs.common.runtime.errors import PermanentError
 
 log = logging.getLogger("herald.bus.memory")
 

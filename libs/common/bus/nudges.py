@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from libs.common.bus.base import Bus
 from libs.common.bus.topology import PROCESS_KEY, SEND_KEY, WORK_EXCHANGE
-from libs.common.errors import PermanentError
+from libs.common.runtime.errors import PermanentError
 
 log = logging.getLogger("herald.nudges")
 

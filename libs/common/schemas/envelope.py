@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas import strict_json
 from libs.common.schemas.storable import in_utc_range
 

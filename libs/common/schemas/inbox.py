@@ -45,10 +45,10 @@ class BrowserPush(BaseModel):
     """What is published to ``herald.browser`` for one user (fanout to every gateway).
 
     * ``notification``: an item that became visible, with its cursor value ``seq``
-      (libs/common/inbox_cursor.py; published after the commit that numbered it), and the
+      (libs/common/inbox/inbox_cursor.py; published after the commit that numbered it), and the
       user's counters read in the same transaction.
     * ``counts``: the user's unread state changed (created, read, unread, archived): publish
-      after the commit, with :func:`libs.common.unread.unread_counts` read after the change.
+      after the commit, with :func:`libs.common.inbox.unread.unread_counts` read after the change.
     """
 
     kind: Literal["notification", "counts"]

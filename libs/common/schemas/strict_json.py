@@ -21,7 +21,7 @@ import json
 import math
 from typing import Any
 
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 
 # An envelope nests 3 levels (entity.attributes.x); 64 leaves attributes and payloads ample room
 # and stays far below the ~1,000 Python frames where recursive walkers fail.

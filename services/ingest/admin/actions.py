@@ -1,6 +1,6 @@
 """Operator actions on rows: retry a delivery (reprocessing an event is
-libs/common/reprocess.py, shared with ``herald reprocess``). Logic only flushes; the admin view
-owns the transaction and nudges the worker after the commit."""
+libs/common/events/reprocess.py, shared with ``herald reprocess``). Logic only flushes; the admin
+view owns the transaction and nudges the worker after the commit."""
 
 from __future__ import annotations
 

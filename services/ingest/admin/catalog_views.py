@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from sqladmin.filters import BooleanFilter, StaticValuesFilter
 from starlette.requests import Request
 
-from libs.common.channels import digest_refusal, provider_refusal, registry
 from libs.common.db.models import (
     ChannelPreference,
     DigestSchedule,
@@ -19,9 +18,10 @@ from libs.common.db.models import (
     Subscription,
     utcnow,
 )
-from libs.common.digest_schedule import ScheduleError, next_run_after, validate
-from libs.common.escalation import ChainError, parse_chain
-from libs.common.filters import FilterError, parse_filter
+from libs.common.delivery.channels import digest_refusal, provider_refusal, registry
+from libs.common.delivery.digest_schedule import ScheduleError, next_run_after, validate
+from libs.common.delivery.escalation import ChainError, parse_chain
+from libs.common.subscriptions.filters import FilterError, parse_filter
 from services.ingest.admin.base import HeraldView, ScopedValuesFilter, link, pre_json
 from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
 

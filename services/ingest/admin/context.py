@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from libs.common.bus import Bus
-from libs.common.channels import registry
-from libs.common.resources import Resources
-from libs.common.settings import BusSettings
-from libs.common.tenants import TenantRegistry
+from libs.common.delivery.channels import registry
+from libs.common.runtime.resources import Resources
+from libs.common.runtime.settings import BusSettings
+from libs.common.tenancy.tenants import TenantRegistry
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class AdminContext:
         return tenants
 
     def available_channels(self) -> frozenset[str]:
-        """Channels with a provider under the app's settings (libs/common/channels.py)."""
+        """Channels with a provider under the app's settings (libs/common/delivery/channels.py)."""
         return registry().available(self.app.state.settings)
 
 

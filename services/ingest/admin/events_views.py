@@ -14,7 +14,7 @@ from starlette.responses import Response
 from libs.common.bus.nudges import nudge_processor
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus
-from libs.common.reprocess import CannotReprocess, reset_event
+from libs.common.events.reprocess import CannotReprocess, reset_event
 from libs.common.schemas.envelope import skipped_recipients
 from services.ingest.admin.base import (
     HeraldView,

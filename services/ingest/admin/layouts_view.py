@@ -10,7 +10,7 @@ from starlette.requests import Request
 from wtforms import TextAreaField  # type: ignore[import-untyped]
 
 from libs.common.db.models import EmailLayout
-from libs.common.email_layout import check_layout
+from libs.common.templating.email_layout import check_layout
 from services.ingest.admin.base import HeraldView, pre_text
 from services.ingest.admin.resolution import scope_label, tenant_field, twin_of
 

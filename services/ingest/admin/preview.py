@@ -2,7 +2,7 @@
 
 The sample is the latest stored event of the template's type (what production will really
 feed it), or a synthetic one when none arrived yet. The context is built by the functions the
-processor renders with (libs/common/template_context.py), for a sample recipient.
+processor renders with (libs/common/templating/template_context.py), for a sample recipient.
 
 A render may take up to its deadline (HERALD_TEMPLATE_RENDER_DEADLINE_S, CPU-bound): it runs in
 a worker thread, never on the event loop, so one slow preview does not stall ingest.
@@ -21,10 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Event, EventStatus
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas.envelope import EventEnvelope, validate_body
-from libs.common.template_context import event_context, message_context, recipient_context
-from libs.common.templates import (
+from libs.common.templating.template_context import (
+    event_context,
+    message_context,
+    recipient_context,
+)
+from libs.common.templating.templates import (
     Rendered,
     TemplateRenderError,
     render_budget,

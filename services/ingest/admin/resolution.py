@@ -1,6 +1,6 @@
 """Tenant overrides in the admin (DESIGN §15): the ``tenant`` field of configuration rows, and
 which row an event of a given tenant would use — by the rules the processor renders with
-(libs/common/overrides.py)."""
+(libs/common/catalog/overrides.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.overrides import DEFAULT_KEY, Scope, TemplateKey, pick_template
+from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType, Template, Tenant
-from libs.common.overrides import DEFAULT_KEY, Scope, TemplateKey, pick_template
-from libs.common.seed import DEFAULT_EVENT_TYPE
 
 GLOBAL_LABEL = "every tenant"
 

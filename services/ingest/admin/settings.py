@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from libs.common.settings import HeraldSettings
+from libs.common.runtime.settings import HeraldSettings
 from services.ingest.admin.passwords import BadHash, parse_hash
 
 SESSION_MAX_AGE_S = 8 * 3600  # one working day; then log in again

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from libs.common.db.engine import transaction
-from libs.common.tenants import DEFAULT_TENANT
+from libs.common.tenancy.tenants import DEFAULT_TENANT
 from services.ingest.admin.context import AdminContext
 from services.ingest.admin.scope import scope_of
 from services.ingest.admin.story import DEFAULT_DAYS, load_story

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from wtforms import SelectField, TextAreaField  # type: ignore[import-untyped]
 
-from libs.common.channels import registry
 from libs.common.db.models import Template
-from libs.common.templates import TemplateRenderError
-from libs.common.tenants import DEFAULT_TENANT
+from libs.common.delivery.channels import registry
+from libs.common.templating.templates import TemplateRenderError
+from libs.common.tenancy.tenants import DEFAULT_TENANT
 from services.ingest.admin.base import HeraldView, ScopedValuesFilter
 from services.ingest.admin.preview import DEFAULT_KEY, DIGEST_KEY, check_off_loop, sample_for
 from services.ingest.admin.resolution import (

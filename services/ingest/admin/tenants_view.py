@@ -10,8 +10,8 @@ from sqladmin.filters import BooleanFilter
 from starlette.requests import Request
 
 from libs.common.db.models import Tenant
-from libs.common.tenant_store import check_key, check_settings
-from libs.common.tenants import REGISTRY_TTL_S
+from libs.common.tenancy.tenant_store import check_key, check_settings
+from libs.common.tenancy.tenants import REGISTRY_TTL_S
 from services.ingest.admin.base import HeraldView, pre_json
 from services.ingest.admin.scope import scope_of
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from libs.common.channels import NAME_PATTERN
 from libs.common.db.models import utcnow
+from libs.common.delivery.channels import NAME_PATTERN
 from services.ingest.auth_deps import CurrentUser
 from services.ingest.deps import Session
 from services.ingest.digest_api import service

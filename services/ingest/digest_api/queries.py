@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.auth import Principal
 from libs.common.db.dialect import upsert
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Recipient
+from libs.common.security.auth import Principal
 
 
 async def schedules(session: AsyncSession, user: Principal) -> Sequence[DigestSchedule]:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from libs.common.digest_schedule import ALL_DAYS, DEFAULT_TIME
-from libs.common.digest_schedule import validate as validate_schedule
+from libs.common.delivery.digest_schedule import ALL_DAYS, DEFAULT_TIME
+from libs.common.delivery.digest_schedule import validate as validate_schedule
 
 
 class ScheduleIn(BaseModel):

@@ -19,18 +19,18 @@ from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.auth import Principal
-from libs.common.channels import digest_refusal, registry
 from libs.common.db.models import DigestSchedule
-from libs.common.digest_schedule import (
+from libs.common.delivery.channels import digest_refusal, registry
+from libs.common.delivery.digest_schedule import (
     DEFAULT_TIME,
     DigestDefaults,
     ScheduleError,
     as_utc,
     next_run_after,
 )
-from libs.common.digest_schedule import validate as validate_schedule
-from libs.common.tenants import settings_of
+from libs.common.delivery.digest_schedule import validate as validate_schedule
+from libs.common.security.auth import Principal
+from libs.common.tenancy.tenants import settings_of
 from services.ingest.digest_api import queries as q
 from services.ingest.digest_api.schemas import ScheduleIn, ScheduleList, ScheduleOut
 from services.ingest.errors import ApiError

@@ -28,8 +28,8 @@ from libs.common.bus import Message
 from libs.common.bus.origin import origin
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
-from libs.common.principals import ServicePrincipal
-from libs.common.tenants import TenantInfo, refusal
+from libs.common.security.principals import ServicePrincipal
+from libs.common.tenancy.tenants import TenantInfo, refusal
 from services.ingest.intake import metrics as m
 from services.ingest.intake.decode import Accepted, Decoded, Rejected
 from services.ingest.intake.rejected_tenant import key_tenant

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.batching import batch_then_isolate, take_batch
 from libs.common.bus import Bus, Message, QueueSpec
 from libs.common.bus.base import TRANSIENT_BACKOFF_S, Consumer, ack_all
 from libs.common.bus.topology import EVENTS_EXCHANGE, INGEST_QUEUE
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
+from libs.common.runtime.batching import batch_then_isolate, take_batch
 from libs.common.schemas.envelope import DEFAULT_MAX_RECIPIENTS
-from libs.common.tenants import TenantRegistry
+from libs.common.tenancy.tenants import TenantRegistry
 from services.ingest.intake import metrics as m
 from services.ingest.intake.accepted import publish_accepted
 from services.ingest.intake.authorize import AmqpGate, tenant_refused

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas.envelope import (
     DEFAULT_MAX_RECIPIENTS,
     EventEnvelope,

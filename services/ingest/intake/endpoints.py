@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.outage import is_transient
-from libs.common.principals import ServicePrincipal
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.schemas.openapi import self_contained
-from libs.common.tenants import UNKNOWN_TENANT, TenantRegistry, TenantsUnavailable
+from libs.common.security.principals import ServicePrincipal
+from libs.common.tenancy.tenants import UNKNOWN_TENANT, TenantRegistry, TenantsUnavailable
 from services.ingest.auth_deps import CallingService
 from services.ingest.deps import MessageBus, Sessions, Settings, Tenants
 from services.ingest.intake import metrics as m

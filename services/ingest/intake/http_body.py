@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from pydantic import ValidationError
 
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas import strict_json
 from libs.common.schemas.envelope import (
     DEFAULT_MAX_RECIPIENTS,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Tenant
-from libs.common.principals import ANY, ServicePrincipal
+from libs.common.security.principals import ANY, ServicePrincipal
 from services.ingest.intake.decode import Rejected
 
 MAX_PARSED_BYTES = 1024 * 1024  # larger messages are not parsed again for their tenant

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from libs.common.directory import RecipientFields, upsert_recipient
+from libs.common.recipients.directory import RecipientFields, upsert_recipient
 from services.ingest.auth_deps import CallingService
 from services.ingest.deps import Session, Settings
 from services.ingest.recipients_api import service

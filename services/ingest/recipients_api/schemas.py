@@ -1,5 +1,5 @@
 """What /v1/recipients/{user_id} reads and answers (the fields in: ``RecipientFields``,
-libs/common/directory.py, shared with ``directory.user.updated``)."""
+libs/common/recipients/directory.py, shared with ``directory.user.updated``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel
 
-from libs.common.memberships import Membership
+from libs.common.recipients.memberships import Membership
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.storable import no_nul
 

@@ -6,10 +6,10 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Recipient
-from libs.common.directory import recipient_dict
-from libs.common.email_address import needs_smtputf8
-from libs.common.memberships import memberships_of
-from libs.common.principals import Scope, ServicePrincipal
+from libs.common.delivery.email_address import needs_smtputf8
+from libs.common.recipients.directory import recipient_dict
+from libs.common.recipients.memberships import memberships_of
+from libs.common.security.principals import Scope, ServicePrincipal
 from services.ingest.errors import ApiError
 from services.ingest.recipients_api.schemas import RecipientOut
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.auth import Principal
 from libs.common.db.models import Recipient, TelegramLink, utcnow
+from libs.common.security.auth import Principal
 
 
 def token_hash(token: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.settings import HeraldSettings
+from libs.common.runtime.settings import HeraldSettings
 
 
 class TelegramLinkSettings(HeraldSettings):

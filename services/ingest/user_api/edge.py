@@ -11,12 +11,12 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libs.common.auth import Principal
 from libs.common.bus import Bus
-from libs.common.counts_push import publish_counts
-from libs.common.mediator_client import MediatorClient
+from libs.common.clients.mediator_client import MediatorClient
+from libs.common.inbox.counts_push import publish_counts
+from libs.common.inbox.unread import unread_counts
 from libs.common.schemas.inbox import UnreadCounts
-from libs.common.unread import unread_counts
+from libs.common.security.auth import Principal
 from services.ingest.deps import Engine, Mediator, MessageBus
 
 
@@ -36,7 +36,7 @@ class InboxEdge:
 
     async def push_counts(self, user: Principal, counts: UnreadCounts) -> None:
         """Tell the user's other tabs (through the websocket gateways) after the commit; best
-        effort (libs/common/counts_push.py): the caller has the counts in its response."""
+        effort (libs/common/inbox/counts_push.py): the caller has the counts in its response."""
         await publish_counts(self.bus, user.tenant, user.user_id, counts)
 
     async def push_fresh_counts(self, user: Principal) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.auth import Principal
 from libs.common.db.dialect import upsert
 from libs.common.db.models import ChannelPreference, EventType
-from libs.common.tenants import settings_of
+from libs.common.security.auth import Principal
+from libs.common.tenancy.tenants import settings_of
 from services.ingest.user_api.preference_rules import Modes, Module, modules_of
 from services.ingest.user_api.schemas import PreferenceChange
 

@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from libs.common.channels import digest_refusal, registry
+from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType
-from libs.common.seed import DEFAULT_EVENT_TYPE
+from libs.common.delivery.channels import digest_refusal, registry
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import (
     ALL_SOURCES,

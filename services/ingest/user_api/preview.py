@@ -17,16 +17,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.access import Verdict, judge, question
-from libs.common.auth import Principal
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.models import Event, EventStatus, Recipient, utcnow
-from libs.common.filter_match import CompiledFilter, compile_conditions
-from libs.common.filter_subject import Subject, zone_named
-from libs.common.filters import Person
-from libs.common.mediator_client import MediatorClient
-from libs.common.memberships import memberships, person_in
+from libs.common.inbox.access import Verdict, judge, question
+from libs.common.recipients.memberships import memberships, person_in
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.schemas.permissions import PermissionItem
+from libs.common.security.auth import Principal
+from libs.common.subscriptions.filter_match import CompiledFilter, compile_conditions
+from libs.common.subscriptions.filter_subject import Subject, zone_named
+from libs.common.subscriptions.filters import Person
 from services.ingest.user_api.schemas import PreviewMatch, PreviewRequest, PreviewResult
 from services.ingest.user_api.subscription_store import checked_filter
 

@@ -1,6 +1,6 @@
 """Inbox queries and state changes, every one scoped to (tenant, user); flush only.
 
-Only visible items exist here (``access = 'allowed'``, libs/common/access.py): an item not
+Only visible items exist here (``access = 'allowed'``, libs/common/inbox/access.py): an item not
 checked yet, or denied, is listed, counted and changed nowhere, exactly like a missing one.
 
 State changes are idempotent guarded updates (``SET read_at = now WHERE read_at IS NULL``):
@@ -21,13 +21,13 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from libs.common.access import visible
-from libs.common.auth import Principal
 from libs.common.db.models import Notification as N
 from libs.common.db.models import utcnow
-from libs.common.escalation import stop_chains
+from libs.common.delivery.escalation import stop_chains
+from libs.common.inbox.access import visible
+from libs.common.inbox.unread import unread_counts as counts_of
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
-from libs.common.unread import unread_counts as counts_of
+from libs.common.security.auth import Principal
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import MAX_ID
 

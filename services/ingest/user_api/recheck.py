@@ -1,6 +1,6 @@
 """What the inbox is about to show is re-checked with the mediator, one batch per page.
 
-An item is in the inbox only once its first check allowed it (libs/common/access.py); rights
+An item is in the inbox only once its first check allowed it (libs/common/inbox/access.py); rights
 can be revoked afterwards, so every page (and every item a state change returns) is asked
 again — with the mediator's cache warm that is one cheap round trip. Per item:
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from libs.common.access import Verdict, deny, judge, question
-from libs.common.auth import Principal
-from libs.common.mediator_client import MediatorClient
+from libs.common.clients.mediator_client import MediatorClient
+from libs.common.inbox.access import Verdict, deny, judge, question
 from libs.common.schemas.inbox import InboxItem
 from libs.common.schemas.permissions import PermissionItem
+from libs.common.security.auth import Principal
 from services.ingest.user_api import queries as q
 
 MAX_ROUNDS = 3  # a page costs at most this many queries and mediator calls

@@ -9,16 +9,16 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
-from libs.common.channels import registry
-from libs.common.filters import Condition
-from libs.common.reminders import Remind
+from libs.common.delivery.channels import registry
 from libs.common.schemas.envelope import IDENT_PATTERN
 from libs.common.schemas.inbox import InboxItem, UnreadCounts
 from libs.common.schemas.openapi import self_contained
 from libs.common.schemas.storable import StorableModel
+from libs.common.subscriptions.filters import Condition
+from libs.common.subscriptions.reminders import Remind
 
 # The channels a user can set preferences for and subscribe with: every registered one
-# (libs/common/channels.py), so the user can switch off whatever an event type may send.
+# (libs/common/delivery/channels.py), so the user can switch off whatever an event type may send.
 CHANNELS: tuple[str, ...] = registry().names  # the OpenAPI examples only
 MAX_SUBSCRIPTION_CHANNELS = 32  # a sanity cap; unknown names are refused against the registry
 ALL_SOURCES = "*"  # a preference row for every module without a row of its own
@@ -170,7 +170,8 @@ class PreferencesUpdate(BaseModel):
 
 # inlined: a "#/$defs/..." reference would point into the OpenAPI document's root, not here
 _CONDITIONS_SCHEMA = self_contained(TypeAdapter(list[Condition]).json_schema())
-# Kept as raw JSON so libs/common/filters.parse_filter produces the error (it names the index).
+# Kept as raw JSON so libs/common/subscriptions/filters.parse_filter produces the error (it names
+# the index).
 RawFilter = Annotated[list[dict[str, Any]], WithJsonSchema(_CONDITIONS_SCHEMA)]
 
 FILTER_EXAMPLE: list[dict[str, Any]] = [

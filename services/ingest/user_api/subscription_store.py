@@ -7,11 +7,11 @@ from typing import Any, TypedDict
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.auth import Principal
-from libs.common.channels import registry
 from libs.common.db.dialect import on_postgresql
 from libs.common.db.models import Subscription, utcnow
-from libs.common.filters import Condition, FilterError, parse_filter, stored_filter
+from libs.common.delivery.channels import registry
+from libs.common.security.auth import Principal
+from libs.common.subscriptions.filters import Condition, FilterError, parse_filter, stored_filter
 from services.ingest.errors import ApiError
 from services.ingest.user_api.schemas import SubscriptionIn
 

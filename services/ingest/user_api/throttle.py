@@ -11,8 +11,8 @@ from collections.abc import Callable, Hashable
 
 from pydantic import Field
 
-from libs.common.auth import Principal
-from libs.common.settings import HeraldSettings
+from libs.common.runtime.settings import HeraldSettings
+from libs.common.security.auth import Principal
 from services.ingest.errors import ApiError
 
 # buckets kept at most: idle (full again) ones are dropped first, then the least recently

@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.models import DigestSchedule
-from libs.common.digest_schedule import as_utc, latest_due_run, next_run_after
-from libs.common.mediator_client import MediatorClient
+from libs.common.delivery.digest_schedule import as_utc, latest_due_run, next_run_after
 from services.sender.digests.collect import Item, Key, group, in_window, waiting_items
 from services.sender.digests.permission import mark_denied, screen
 from services.sender.digests.render import DigestTemplates, digest_context

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.channels import registry
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
 from libs.common.db.tables import table_of
-from libs.common.digest_schedule import as_utc
+from libs.common.delivery.channels import registry
+from libs.common.delivery.digest_schedule import as_utc
 from libs.common.schemas.envelope import Priority
 
 # What one digest lists; every item is still counted and marked DIGESTED. 30 entities per

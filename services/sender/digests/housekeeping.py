@@ -21,12 +21,17 @@ from typing import TypedDict
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.channels import registry
 from libs.common.db.dialect import upsert
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule, Notification, Recipient
-from libs.common.digest_schedule import DigestDefaults, ScheduleError, next_run_after, parse_zone
+from libs.common.delivery.channels import registry
+from libs.common.delivery.digest_schedule import (
+    DigestDefaults,
+    ScheduleError,
+    next_run_after,
+    parse_zone,
+)
 from libs.common.schemas.envelope import Priority
-from libs.common.tenants import settings_of
+from libs.common.tenancy.tenants import settings_of
 from services.sender.digests.collect import Key
 from services.sender.digests.settings import DigestSettings
 

@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.models import Delivery, DeliveryStatus
 from libs.common.db.tables import table_of
-from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.sender.digests.collect import Item
 from services.sender.questions import ask, denial, question

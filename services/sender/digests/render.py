@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.overrides import Scope
+from libs.common.catalog.seed import DIGEST_EVENT_TYPE, DIGEST_TEMPLATES
 from libs.common.db.models import Recipient, Template
-from libs.common.digest_schedule import ScheduleError, parse_zone
-from libs.common.email_layout import Layout, layout_for, load_layouts
-from libs.common.overrides import Scope
-from libs.common.seed import DIGEST_EVENT_TYPE, DIGEST_TEMPLATES
-from libs.common.templates import Rendered, TemplateRenderError, render
+from libs.common.delivery.digest_schedule import ScheduleError, parse_zone
+from libs.common.templating.email_layout import Layout, layout_for, load_layouts
+from libs.common.templating.templates import Rendered, TemplateRenderError, render
 from services.sender.digests.collect import Entry, Key, group, template_modules
 
 FALLBACK_LOCALES = ("ru", "en")

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.batching import isolate
 from libs.common.bus import Bus
 from libs.common.bus.nudges import nudge_sender
+from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.db.engine import transaction
 from libs.common.db.models import DigestSchedule, utcnow
-from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.runtime.batching import isolate
 from services.sender.digests import metrics as m
 from services.sender.digests.build import BatchResult, build_batch, claim_due, key_of
 from services.sender.digests.collect import Key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.digest_schedule import DigestDefaults
+from libs.common.delivery.digest_schedule import DigestDefaults
 
 
 class DigestSettings(DigestDefaults):

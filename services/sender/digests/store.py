@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Delivery, DeliveryStatus, Digest, DigestSchedule
-from libs.common.templates import Rendered
+from libs.common.templating.templates import Rendered
 from services.sender.digests.collect import Item
 from services.sender.digests.writes import Advance, digest_writes
 

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
-from libs.common.errors import PermanentError, TransientError
+from libs.common.runtime.errors import PermanentError, TransientError
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from libs.common.bus.topology import BROWSER_EXCHANGE
 from libs.common.db.engine import transaction
 from libs.common.db.models import Notification
 from libs.common.db.outage import is_transient
-from libs.common.inbox_cursor import reveal
+from libs.common.inbox.inbox_cursor import reveal
+from libs.common.inbox.unread import unread_counts
 from libs.common.schemas.inbox import BrowserPush, InboxItem
-from libs.common.unread import unread_counts
 from services.sender.providers.base import (
     Address,
     OutgoingMessage,

@@ -21,7 +21,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from libs.common.email_address import ascii_form
+from libs.common.delivery.email_address import ascii_form
 from services.sender.providers.base import OutgoingMessage
 
 CRLF = b"\r\n"

@@ -1,5 +1,5 @@
-"""The built-in channels' provider factories, named by ``libs/common/channels.py`` (a plugin
-names its own the same way): each builds its provider from the sender's context."""
+"""The built-in channels' provider factories, named by ``libs/common/delivery/channels.py`` (a
+plugin names its own the same way): each builds its provider from the sender's context."""
 
 from __future__ import annotations
 

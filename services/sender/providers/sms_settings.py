@@ -1,11 +1,11 @@
 """The SMS gateway's settings (HERALD_SMS_*); ``HERALD_SMS_GATEWAY_URL`` itself, which turns
-the channel on, is in ``libs/common/channels.ChannelSettings`` so every service sees it."""
+the channel on, is in ``libs/common/delivery/channels.ChannelSettings`` so every service sees it."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from libs.common.settings import HeraldSettings
+from libs.common.runtime.settings import HeraldSettings
 
 
 class SmsSettings(HeraldSettings):

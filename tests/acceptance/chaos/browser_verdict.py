@@ -2,7 +2,7 @@
 
 Per tab, over every cursor value after its first ``welcome`` up to the user's final one (the
 highest visible item, ``access = 'allowed'``, in the database at the end; values are
-contiguous, ``libs/common/inbox_cursor.py``): **lost** — neither delivered nor shown by a REST
+contiguous, ``libs/common/inbox/inbox_cursor.py``): **lost** — neither delivered nor shown by a REST
 reload;
 **duplicated** — delivered more than once (the tab always resumes, so its whole life is one
 connection+resume chain; a reload moves it past everything it already has); **out of order** —

@@ -22,8 +22,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from libs.common.auth import JwtSettings, issue_token
-from libs.common.inbox_cursor import decode
+from libs.common.inbox.inbox_cursor import decode
+from libs.common.security.auth import JwtSettings, issue_token
 from tests.acceptance.chaos.population import TENANT
 from tests.acceptance.chaos.stack import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET
 

@@ -15,7 +15,7 @@ import time
 
 import asyncpg
 
-from libs.common.producer import EventProducer
+from libs.common.clients.producer import EventProducer
 from tests.acceptance.chaos.population import SOURCE, TENANT, PlannedEvent
 from tests.infra import raw_pg_dsn
 

@@ -21,7 +21,7 @@ from functools import partial
 
 from libs.common.bus import Bus, make_bus
 from libs.common.bus.topology import EVENTS_EXCHANGE
-from libs.common.producer import EventProducer
+from libs.common.clients.producer import EventProducer
 from tests.acceptance.chaos.poison import ROUTING_KEY, Poison
 from tests.acceptance.chaos.population import PlannedEvent
 

@@ -29,7 +29,7 @@ from libs.common.db.models import (
     Recipient,
     Subscription,
 )
-from libs.common.digest_schedule import next_run_after
+from libs.common.delivery.digest_schedule import next_run_after
 
 TENANT = "default"
 SOURCE = "chaos"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import asyncpg
 
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade
-from libs.common.seed import seed_defaults
 from tests.acceptance.chaos import population
 from tests.acceptance.chaos.herald_procs import SERVICES, Procs
 from tests.acceptance.chaos.servers import PgCluster, RabbitNode, free_port

@@ -13,7 +13,7 @@ import httpx
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.producer import EventProducer
+from libs.common.clients.producer import EventProducer
 from services.ingest.app import create_app as ingest_app
 from services.processor.app import create_app as processor_app
 from services.sender.app import create_app as sender_app

@@ -28,7 +28,7 @@ import httpx
 import pytest
 import yaml
 
-from libs.common.settings import DEFAULT_PORTS
+from libs.common.runtime.settings import DEFAULT_PORTS
 from tests.acceptance.deploy.compose_file import (
     COMPOSE,
     EXAMPLE_ENV,

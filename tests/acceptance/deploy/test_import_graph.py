@@ -50,7 +50,8 @@ NOT_USED = {
     },
     "processor": {"fastapi", "jwt", "cryptography", "aiosmtplib", "aiohttp", "websockets", "httpx"},
     "sender": {"fastapi", "jwt", "cryptography", "websockets"},
-    # HS256 user tokens (service_env): PyJWT without cryptography (libs/common/lean_imports.py)
+    # HS256 user tokens (service_env): PyJWT without cryptography
+    # (libs/common/runtime/lean_imports.py)
     "websocket": {"fastapi", "uvicorn", "jinja2", "aiosmtplib", "aiohttp", "cryptography"},
     "ingest": {"aiosmtplib", "aiohttp", "websockets", "cryptography"},
 }  # fmt: skip
@@ -124,7 +125,7 @@ service = Service(sys.argv[1])
 settings = prepare(service, "WARNING")
 build(service, settings)
 import jwt
-from libs.common.auth import TokenVerifier
+from libs.common.security.auth import TokenVerifier
 principal = asyncio.run(TokenVerifier(settings).averify(sys.argv[2]))
 print(jwt.algorithms.has_crypto, principal.user_id)
 """
@@ -161,7 +162,7 @@ def test_tokens_verify_with_and_without_cryptography(service: str, tmp_path: Pat
 LISTENER_PATH = """
 import asyncio, json, sys
 import httpx
-from libs.common.metrics import MetricsListener, MetricsSettings
+from libs.common.runtime.metrics import MetricsListener, MetricsSettings
 
 async def scrape() -> int:
     listener = MetricsListener(MetricsSettings(metrics_port=0, metrics_host="127.0.0.1"))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from herald.services import Service, load_settings
-from libs.common.settings import DEFAULT_PORTS
+from libs.common.runtime.settings import DEFAULT_PORTS
 from services.acl_mediator.reference_server import ReferenceSettings
 from services.websocket.feeds import load_feeds
 from tests.acceptance.deploy.compose_file import read_env_file

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from libs.common.bus import held as bus_metrics
-from libs.common.settings import DEFAULT_PORTS
+from libs.common.runtime.settings import DEFAULT_PORTS
 from services.acl_mediator import metrics as acl_metrics
 from services.ingest.intake import metrics as ingest_metrics
 from services.processor import metrics as processor_metrics

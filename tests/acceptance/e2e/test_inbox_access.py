@@ -23,8 +23,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from herald.emit import sample_event
-from libs.common.access import ALLOWED, DENIED
 from libs.common.db.models import Delivery, DeliveryStatus, Notification, Recipient
+from libs.common.inbox.access import ALLOWED, DENIED
 from services.acl_mediator.reference_data import HeraldDirectory
 from services.ingest.app import create_app as ingest_app
 from services.processor.app import create_app as processor_app

@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from herald.emit import sample_event
+from libs.common.catalog.seed import seed_defaults
+from libs.common.clients.producer import EventProducer
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Delivery, DeliveryStatus, Event, Notification, Recipient
-from libs.common.producer import EventProducer
-from libs.common.seed import seed_defaults
 from services.acl_mediator.app import create_app as mediator_app
 from services.acl_mediator.reference_backend import create_reference_app
 from services.acl_mediator.reference_data import HeraldDirectory

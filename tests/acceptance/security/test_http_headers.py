@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from libs.common.header_limit import MAX_HEADER_BYTES
+from libs.common.web.header_limit import MAX_HEADER_BYTES
 from tests.integration.services.websocket.harness import FEEDS, MEDIATOR_KEY, ORIGIN
 from tests.processes import free_port, herald_process
 from tests.unit.services.ingest.intake_support import ingest_env

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from libs.common.batching import take_batch
 from libs.common.bus import Message, QueueSpec, make_bus
 from libs.common.bus.acks import Unsettled
 from libs.common.bus.amqp import AmqpBus
 from libs.common.bus.base import ack_all
 from libs.common.bus.topology import EVENTS_EXCHANGE
+from libs.common.runtime.batching import take_batch
 from tests.apps import eventually
 from tests.unit.services.ingest.intake_support import queue_depth
 

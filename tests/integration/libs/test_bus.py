@@ -9,7 +9,7 @@ import pytest
 from libs.common.bus import Bus, Message, QueueSpec
 from libs.common.bus.memory import MemoryBus
 from libs.common.bus.topology import DLX_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue, topic_matches
-from libs.common.errors import PermanentError
+from libs.common.runtime.errors import PermanentError
 
 
 def test_topic_matching() -> None:

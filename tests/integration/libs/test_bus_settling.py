@@ -15,7 +15,7 @@ from libs.common.bus import Bus, Message, QueueSpec
 from libs.common.bus.held import ConsumerStuck
 from libs.common.bus.memory import MemoryBus
 from libs.common.bus.topology import DLX_EXCHANGE, EVENTS_EXCHANGE, dead_letter_queue
-from libs.common.errors import PermanentError, TransientError
+from libs.common.runtime.errors import PermanentError, TransientError
 from tests.apps import eventually
 
 WAIT_S = 10.0

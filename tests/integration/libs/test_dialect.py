@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.db.dialect import for_dialect, upsert
 from libs.common.db.engine import transaction
 from libs.common.db.models import Recipient, UserSequence
-from libs.common.directory import RecipientFields, upsert_recipient
+from libs.common.recipients.directory import RecipientFields, upsert_recipient
 from tests.databases import KINDS, migrated
 
 

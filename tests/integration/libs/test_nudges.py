@@ -23,7 +23,7 @@ from libs.common.bus.topology import (
     SEND_QUEUE,
     WORK_EXCHANGE,
 )
-from libs.common.errors import PermanentError
+from libs.common.runtime.errors import PermanentError
 from tests.apps import eventually
 
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from herald.emit import sample_event
 from libs.common.bus.amqp import AmqpBus
-from libs.common.errors import PermanentError, ValidationFailed
-from libs.common.producer import HTTP_BATCH, EventProducer
+from libs.common.clients.producer import HTTP_BATCH, EventProducer
+from libs.common.runtime.errors import PermanentError, ValidationFailed
 from services.ingest.app import create_app
 from tests.apps import API_KEY, ingest_settings, running
 from tests.unit.services.ingest.intake_support import (

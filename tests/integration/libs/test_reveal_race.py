@@ -8,10 +8,10 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import deny
 from libs.common.db.engine import transaction
 from libs.common.db.models import Notification
-from libs.common.inbox_cursor import reveal
+from libs.common.inbox.access import deny
+from libs.common.inbox.inbox_cursor import reveal
 from tests.integration.services.processor.support import event, store
 
 HOLD_S = 0.5  # long enough for the reveal to reach the row the denial holds

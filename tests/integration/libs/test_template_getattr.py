@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.common.templates import TemplateRenderError, render_string
+from libs.common.templating.templates import TemplateRenderError, render_string
 
 PAYLOAD = {"payload": {"title": "Fire", "items": ["a", "b"], "nested": {"n": 1}}}
 

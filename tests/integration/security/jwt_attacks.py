@@ -3,8 +3,8 @@
 tokens.
 
 Each family comes with the settings that configure a service for it (the same field names
-for ingest and the websocket gateway: ``libs/common/auth.py::JwtSettings``) and a good token,
-so a test can prove its probe reaches the verifier at all.
+for ingest and the websocket gateway: ``libs/common/security/auth.py::JwtSettings``) and a good
+token, so a test can prove its probe reaches the verifier at all.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.bus.dead_letters import replay
 from libs.common.bus.origin import USER_HEADER
 from libs.common.bus.topology import INGEST_QUEUE
+from libs.common.clients.producer import EventProducer
 from libs.common.db.models import Event, EventStatus, Recipient
-from libs.common.producer import EventProducer
 from services.ingest.app import create_app
 from tests.apps import eventually, ingest_settings, running
 from tests.integration.security.broker_users import (

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from libs.common.body_limit import DEFAULT_MAX_BODY_BYTES
+from libs.common.web.body_limit import DEFAULT_MAX_BODY_BYTES
 from services.ingest.intake.decode import Rejected, decode
 from services.ingest.intake.http_body import MAX_REQUEST_BYTES
 from tests.apps import API_KEY, running

@@ -27,9 +27,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import ALLOWED, DENIED
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, Notification, Recipient
+from libs.common.inbox.access import ALLOWED, DENIED
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.ingest.app import create_app
 from tests.apps import ingest_settings

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from herald.services import Service, build_asgi
-from libs.common.metrics import METRICS_CONTENT_TYPE
+from libs.common.runtime.metrics import METRICS_CONTENT_TYPE
 from services.acl_mediator.settings import MediatorSettings
 from services.processor.settings import ProcessorSettings
 from services.sender.settings import SenderSettings

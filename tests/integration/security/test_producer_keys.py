@@ -20,7 +20,7 @@ from herald.dev import dev_environment
 from herald.emit import DEV_API_KEY
 from herald.services import Service, load_settings
 from libs.common.db.models import Event, EventStatus
-from libs.common.principals import Scope
+from libs.common.security.principals import Scope
 from services.acl_mediator.settings import MediatorSettings
 from services.ingest.app import create_app
 from tests.apps import ingest_settings, running
@@ -202,7 +202,7 @@ def _item() -> dict[str, Any]:
 
 def test_keys_are_compared_whole() -> None:
     """A prefix or a case change of a valid key is not that key."""
-    from libs.common.auth import match_api_key
+    from libs.common.security.auth import match_api_key
 
     keys = {EVERYTHING: "found"}
     assert match_api_key(keys, EVERYTHING) == "found"

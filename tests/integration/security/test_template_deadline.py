@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import EventType, Template
-from libs.common.template_budget import (
+from libs.common.templating.template_budget import (
     DEFAULT_DEADLINE_S,
     render_budget,
     render_deadline,
     set_render_deadline,
 )
-from libs.common.templates import TemplateRenderError, render, render_string
+from libs.common.templating.templates import TemplateRenderError, render, render_string
 from services.processor.app import create_app
 from services.processor.settings import ProcessorSettings
 from tests.integration.services.processor.support import (

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.models import Template
-from libs.common.template_budget import DEFAULT_DEADLINE_S, set_render_deadline
+from libs.common.templating.template_budget import DEFAULT_DEADLINE_S, set_render_deadline
 from tests.integration.services.ingest.admin.admin_support import SAME_ORIGIN, admin_client
 from tests.unit.security.test_template_sandbox import ESCAPES, EXHAUSTION, UNBOUNDED
 

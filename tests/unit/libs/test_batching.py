@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from libs.common.batching import batch_then_isolate, take_batch
+from libs.common.runtime.batching import batch_then_isolate, take_batch
 
 
 async def test_quiet_one_item_goes_alone() -> None:

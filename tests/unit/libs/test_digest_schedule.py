@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from libs.common.digest_schedule import (
+from libs.common.delivery.digest_schedule import (
     ALL_DAYS,
     DigestDefaults,
     ScheduleError,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from herald.emit import sample_event
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas.envelope import (
     MAX_EVENT_BYTES,
     EventEnvelope,

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.common.db.models import Event
-from libs.common.filter_match import compile_conditions
-from libs.common.filter_subject import Subject
-from libs.common.filters import FilterError, Person, parse_filter, stored_filter
 from libs.common.schemas.envelope import EventEnvelope
+from libs.common.subscriptions.filter_match import compile_conditions
+from libs.common.subscriptions.filter_subject import Subject
+from libs.common.subscriptions.filters import FilterError, Person, parse_filter, stored_filter
 from services.ingest.user_api.preview import _subject
 from services.processor.matching import _candidate, first_pass, second_pass
 

@@ -8,9 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from libs.common.filter_match import matches
-from libs.common.filter_subject import Subject
-from libs.common.filters import FilterError, as_number, as_when, parse_filter, stored_filter
+from libs.common.subscriptions.filter_match import matches
+from libs.common.subscriptions.filter_subject import Subject
+from libs.common.subscriptions.filters import (
+    FilterError,
+    as_number,
+    as_when,
+    parse_filter,
+    stored_filter,
+)
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)  # 13:00 in Moscow
 MOSCOW, NEW_YORK = ZoneInfo("Europe/Moscow"), ZoneInfo("America/New_York")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from libs.common.filter_match import matches
-from libs.common.filter_subject import Subject
-from libs.common.filters import FilterError, Person, parse_filter, stored_filter
+from libs.common.subscriptions.filter_match import matches
+from libs.common.subscriptions.filter_subject import Subject
+from libs.common.subscriptions.filters import FilterError, Person, parse_filter, stored_filter
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)
 ATTRS = {

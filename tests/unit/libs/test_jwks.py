@@ -1,4 +1,4 @@
-"""The JWKS key source (libs/common/jwks.py) against a real local key server, and the PyJWT
+"""The JWKS key source (libs/common/security/jwks.py) against a real local key server, and the PyJWT
 behaviour it relies on, pinned here rather than guessed from a version number."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWKSet
 
-from libs.common.jwks import JwksKeys, KeySetUnavailable, parse_key_set
+from libs.common.security.jwks import JwksKeys, KeySetUnavailable, parse_key_set
 from tests.unit.security.jwks_server import key_server, private_key, public_jwk, signed
 
 OCT = {"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from libs.common.mediator_client import MediatorClient, MediatorUnavailable
+from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from services.acl_mediator.app import create_app
 from services.acl_mediator.settings import MediatorSettings

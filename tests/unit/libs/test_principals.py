@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from libs.common.principals import Scope, ServicePrincipal, broker_user, key_label
-from libs.common.settings import AmqpProducerSettings, ServiceKeySettings
+from libs.common.runtime.settings import AmqpProducerSettings, ServiceKeySettings
+from libs.common.security.principals import Scope, ServicePrincipal, broker_user, key_label
 
 KEY = "a-key-of-sixteen-chars"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.common.errors import ValidationFailed
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas.strict_json import MAX_DEPTH, MAX_INT_DIGITS, loads
 from services.ingest.intake.decode import Accepted, Rejected, decode
 from tests.unit.services.ingest.intake_support import make_event

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from libs.common.schemas.envelope import validate_body
-from libs.common.template_context import (
+from libs.common.templating.template_context import (
     RECIPIENT_KEYS,
     event_context,
     message_context,
     recipient_context,
 )
-from libs.common.templates import TemplateRenderError, render_string
+from libs.common.templating.templates import TemplateRenderError, render_string
 
 BODY: dict[str, Any] = {
     "id": "src-1",

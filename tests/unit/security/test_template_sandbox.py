@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from libs.common.templates import TemplateRenderError, render, render_string, validate_template
+from libs.common.templating.templates import (
+    TemplateRenderError,
+    render,
+    render_string,
+    validate_template,
+)
 
 CTX = {"payload": {"title": "T"}, "event": {"type": "x"}, "entity": {"id": "T-1"}}
 
@@ -42,7 +47,8 @@ ESCAPES = [
     "{{ payload.setdefault('x', 1) }}",
 ]
 
-# Each of these took gigabytes of memory or minutes of CPU before libs/common/template_limits.py
+# Each of these took gigabytes of memory or minutes of CPU before
+# libs/common/templating/template_limits.py
 EXHAUSTION = [
     "{{ '{:>999999999}'.format(1) }}",
     "{{ '{:{}}'.format(1, 999999999) }}",
@@ -72,8 +78,8 @@ EXHAUSTION = [
 ]
 
 # Each ran for seconds to minutes, or built hundreds of megabytes in one step, before the render
-# deadline and the size checks (libs/common/template_budget.py, template_sizes.py); sizes are
-# moderate (a few hundred MB before the fix) and still far past every cap.
+# deadline and the size checks (libs/common/templating/template_budget.py, template_sizes.py); sizes
+# are moderate (a few hundred MB before the fix) and still far past every cap.
 _LONG = "('x' * 199999)"
 _LOOPS = "{% for i in range(1000) %}{% for j in range(99) %}"
 UNBOUNDED = {

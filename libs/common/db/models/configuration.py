@@ -39,8 +39,8 @@ def one_row_per_scope(table: str, *key: str) -> tuple[Index, Index]:
 
 class Tenant(Base):
     """A customer environment (DESIGN §15). Events and user tokens of a tenant that is not
-    here, or disabled, are refused (libs/common/tenants.py); ``settings`` holds what the
-    tenant may decide for itself (libs/common/tenant_settings.py)."""
+    here, or disabled, are refused (libs/common/tenancy/tenants.py); ``settings`` holds what the
+    tenant may decide for itself (libs/common/tenancy/tenant_settings.py)."""
 
     __tablename__ = "tenants"
 
@@ -68,8 +68,9 @@ class EventType(Base):
     default_locale: Mapped[str] = mapped_column(String(16), default="ru")
     notify_actor: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # the escalation chain of a critical notification left unread (libs/common/escalation.py):
-    # [{"channel": "email", "after_minutes": 10}, …]; empty: none
+    # the escalation chain of a critical notification left unread
+    # (libs/common/delivery/escalation.py): [{"channel": "email", "after_minutes": 10}, …]; empty:
+    # none
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
 
 

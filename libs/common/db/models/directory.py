@@ -30,7 +30,7 @@ class Recipient(Base):
 
 class RecipientProject(Base):
     """What a person is in one project: the roles they hold there and the company they work
-    for there (DESIGN §5.2, libs/common/memberships.py). Keyed for a person's lookup; the
+    for there (DESIGN §5.2, libs/common/recipients/memberships.py). Keyed for a person's lookup; the
     second index finds a project's members (an event's audience)."""
 
     __tablename__ = "recipient_projects"

@@ -19,7 +19,7 @@ class Notification(Base):
         UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
         Index("ix_notifications_inbox", "tenant", "user_id", "id"),
         # unread newest-first pages and the unread counters (source INCLUDEd: index-only),
-        # over visible items only (libs/common/access.py)
+        # over visible items only (libs/common/inbox/access.py)
         Index(
             "ix_notifications_unread",
             "tenant",

@@ -28,7 +28,8 @@ class Subscription(Base):
     filter: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     # event types it follows; empty: every type of its entity type
     types: Mapped[list[str]] = mapped_column(Json, default=list)
-    # {"in"?, "field", "days_before"}: a reminder before that date (libs/common/reminders.py)
+    # {"in"?, "field", "days_before"}: a reminder before that date
+    # (libs/common/subscriptions/reminders.py)
     remind: Mapped[dict[str, Any] | None] = mapped_column(Json)
     channels: Mapped[list[str]] = mapped_column(Json, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,7 +3,7 @@ provider factory and the person's attribute it delivers to. Messages land in ``L
 
 from __future__ import annotations
 
-from libs.common.channels import ChannelSpec
+from libs.common.delivery.channels import ChannelSpec
 from services.sender.providers.base import (
     Address,
     OutgoingMessage,

@@ -1,6 +1,6 @@
 """A channel registered at run time is known to every place that asks what a channel allows
 (its digests, whether it interrupts): they all read the registry when they ask, so no second
-list can drift from it (libs/common/channels.py)."""
+list can drift from it (libs/common/delivery/channels.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common import channels
 from libs.common.db.models import ChannelPreference, Delivery, DeliveryStatus, DigestSchedule
+from libs.common.delivery import channels
 from libs.common.schemas.envelope import Priority
-from libs.common.tenant_settings import TenantSettings
+from libs.common.tenancy.tenant_settings import TenantSettings
 from services.ingest.admin.catalog_views import (
     ChannelFilter,
     ChannelPreferenceAdmin,

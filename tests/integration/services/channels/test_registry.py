@@ -1,5 +1,5 @@
-"""One registry of channels (libs/common/channels.py): built-ins, plugins from a settings line
-or an entry point, and the sender building a provider for each channel that has one."""
+"""One registry of channels (libs/common/delivery/channels.py): built-ins, plugins from a settings
+line or an entry point, and the sender building a provider for each channel that has one."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common import channels
 from libs.common.bus.memory import MemoryBus
 from libs.common.db.models import Delivery, Recipient
+from libs.common.delivery import channels
 from services.sender.channels import build_providers
 from services.sender.worker import Sender
 from tests.integration.services.channels import pigeon_plugin

@@ -175,7 +175,7 @@ async def test_unreachable_jwks_is_503_not_a_logout(database_url: str, keys: Key
 
 
 def test_settings_refuse_mixing_hmac_and_public_key_algorithms() -> None:
-    from libs.common.auth import JwtSettings
+    from libs.common.security.auth import JwtSettings
 
     with pytest.raises(ValueError, match="must not mix"):
         JwtSettings(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.bus.amqp import AmqpBus
 from libs.common.bus.base import QueueSpec
 from libs.common.bus.topology import PROCESS_KEY, PROCESS_QUEUE, WORK_EXCHANGE
-from libs.common.producer import EventProducer
+from libs.common.clients.producer import EventProducer
 from services.ingest.app import create_app
 from tests.apps import eventually, ingest_settings, running
 from tests.unit.services.ingest.intake_support import (

@@ -13,7 +13,7 @@ from libs.common.bus.topology import EVENTS_EXCHANGE, PROCESS_KEY, PROCESS_QUEUE
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import EventStatus
-from libs.common.tenant_store import ensure_tenants
+from libs.common.tenancy.tenant_store import ensure_tenants
 from services.ingest.app import create_app
 from tests.apps import eventually, ingest_settings, running
 from tests.unit.services.ingest.intake_support import count_events, make_event

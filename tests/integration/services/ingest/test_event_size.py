@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.clients.producer import EventProducer
 from libs.common.db.models import Event, EventStatus
-from libs.common.errors import ValidationFailed
-from libs.common.producer import EventProducer
+from libs.common.runtime.errors import ValidationFailed
 from libs.common.schemas.envelope import MAX_EVENT_BYTES
 from services.ingest.app import create_app
 from services.ingest.intake.event_bytes import item_sizes

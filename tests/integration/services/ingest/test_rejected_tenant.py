@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus
-from libs.common.tenant_store import set_enabled
+from libs.common.tenancy.tenant_store import set_enabled
 from services.ingest.admin.users import set_admin_user
 from services.ingest.app import create_app
 from tests.apps import API_KEY, eventually, ingest_settings, running

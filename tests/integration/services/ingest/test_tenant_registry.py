@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus
-from libs.common.tenant_store import set_enabled
-from libs.common.tenants import TenantRegistry
+from libs.common.tenancy.tenant_store import set_enabled
+from libs.common.tenancy.tenants import TenantRegistry
 from services.ingest.app import create_app
 from tests.apps import API_KEY, eventually, ingest_settings, running, user_token
 from tests.unit.services.ingest.intake_support import (

@@ -10,10 +10,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import ALLOWED, DENIED
 from libs.common.bus.base import Message, QueueSpec
 from libs.common.bus.topology import BROWSER_EXCHANGE
 from libs.common.db.models import Notification
+from libs.common.inbox.access import ALLOWED, DENIED
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
 from tests.apps import NO_MEDIATOR, eventually
 from tests.integration.services.ingest.user_api_data import (

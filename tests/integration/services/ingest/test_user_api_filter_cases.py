@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.memberships import Membership, replace_memberships
+from libs.common.recipients.memberships import Membership, replace_memberships
 from tests.integration.services.filter_cases import BODY, CASES, PEOPLE
 from tests.integration.services.ingest.user_api_data import auth, user_api
 from tests.integration.services.processor.support import add, event, person, store

@@ -12,9 +12,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import ALLOWED
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus, Notification
+from libs.common.inbox.access import ALLOWED
 from services.ingest.app import create_app
 from tests.apps import ingest_settings, running, user_token
 from tests.integration.services.sender.support import (

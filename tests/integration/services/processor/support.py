@@ -92,7 +92,7 @@ def settings(database_url: str, amqp_url: str = "memory://processor-tests", **ov
         "processor_sweep_age_s": 0,
         "processor_catalog_ttl_s": 0,
         # e-mail has a provider, as every service is told in production: the processor plans
-        # no delivery on a channel without one (libs/common/channels.py)
+        # no delivery on a channel without one (libs/common/delivery/channels.py)
         "smtp_host": "127.0.0.1",
     }
     values.update(over)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.bus import Message, QueueSpec, make_bus
 from libs.common.bus.memory import MemoryBus
 from libs.common.bus.topology import PROCESS_KEY, SEND_KEY, SEND_QUEUE, WORK_EXCHANGE
+from libs.common.clients.producer import EventProducer
 from libs.common.db.models import Delivery
-from libs.common.producer import EventProducer
 from services.ingest.app import create_app as ingest_app
 from services.processor.app import PROCESS_SPEC
 from services.processor.app import create_app as processor_app

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.common.bus import make_bus
 from libs.common.bus.topology import PROCESS_KEY, WORK_EXCHANGE
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Delivery, Notification, Subscription
-from libs.common.reprocess import CannotReprocess, reprocess
-from libs.common.seed import seed_defaults
+from libs.common.events.reprocess import CannotReprocess, reprocess
 from services.processor.app import PROCESS_SPEC
 from tests.apps import eventually
 from tests.integration.services.processor.support import (

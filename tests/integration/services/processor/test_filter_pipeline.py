@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Subscription
-from libs.common.memberships import Membership, replace_memberships
+from libs.common.recipients.memberships import Membership, replace_memberships
 from tests.integration.services.filter_cases import BODY, CASES, PEOPLE
 from tests.integration.services.processor.support import add, event, person, processor, rows, store
 

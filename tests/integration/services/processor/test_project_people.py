@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
-from libs.common.directory import RecipientFields, upsert_recipient
-from libs.common.filters import Person
+from libs.common.recipients.directory import RecipientFields, upsert_recipient
 from libs.common.schemas.envelope import Audience
+from libs.common.subscriptions.filters import Person
 from services.processor.project_people import project_people
 from tests.databases import KINDS, migrated
 

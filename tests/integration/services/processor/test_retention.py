@@ -26,7 +26,7 @@ from libs.common.db.models import (
     Tenant,
     utcnow,
 )
-from libs.common.tenant_store import ensure_tenants
+from libs.common.tenancy.tenant_store import ensure_tenants
 from services.processor.retention import RetentionSettings, Sweeper
 from tests.integration.services.processor.support import event, person, processor, store
 

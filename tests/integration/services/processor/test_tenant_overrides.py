@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.catalog.overrides import pick_template
 from libs.common.db.engine import transaction
 from libs.common.db.models import (
     ChannelPreference,
@@ -19,7 +20,6 @@ from libs.common.db.models import (
     Template,
     Tenant,
 )
-from libs.common.overrides import pick_template
 from tests.integration.services.processor.support import add, event, person, processor, store
 
 TYPE = "tenders.tender.requirement_added"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.models import (
     Delivery,
     DeliveryStatus,
@@ -20,8 +21,7 @@ from libs.common.db.models import (
     Notification,
     Recipient,
 )
-from libs.common.digest_schedule import next_run_after
-from libs.common.mediator_client import MediatorClient
+from libs.common.delivery.digest_schedule import next_run_after
 from services.sender.digests.scheduler import DigestScheduler
 from services.sender.digests.settings import DigestSettings
 from tests.integration.services.sender.support import mediator

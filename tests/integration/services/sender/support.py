@@ -19,8 +19,8 @@ from aiosmtpd.smtp import SMTP as SmtpServerProtocol
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.models import Delivery, Event, Notification, Recipient, utcnow
-from libs.common.mediator_client import MediatorClient
 from libs.common.schemas.permissions import (
     CheckRequest,
     CheckResponse,

@@ -10,12 +10,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from libs.common.catalog.seed import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import DeliveryStatus, DigestSchedule, Template
-from libs.common.digest_schedule import as_utc
+from libs.common.delivery.digest_schedule import as_utc
 from libs.common.schemas.permissions import PermissionAnswer, PermissionItem
-from libs.common.seed import seed_defaults
 from services.sender.providers.outbox import OutboxProvider
 from services.sender.worker import Sender
 from tests.integration.services.sender.digest_support import (

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Delivery, DeliveryStatus, DigestSchedule
-from libs.common.templates import Rendered
+from libs.common.templating.templates import Rendered
 from services.sender.digests.collect import waiting_items
 from services.sender.digests.store import ItemsChanged, Plan, advance, store_digests
 from services.sender.digests.writes import Advance, digest_writes

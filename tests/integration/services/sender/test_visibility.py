@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.access import ALLOWED, DENIED, question
 from libs.common.bus import Bus, Message, QueueSpec, make_bus
 from libs.common.bus.topology import BROWSER_EXCHANGE
 from libs.common.db.models import Notification, utcnow
+from libs.common.inbox.access import ALLOWED, DENIED, question
 from libs.common.schemas.inbox import BrowserPush
 from services.sender.providers.outbox import OutboxProvider
 from services.sender.visibility import VisibilityChecker, VisibilitySettings

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from herald.emit import sample_event
+from libs.common.clients.producer import EventProducer
 from libs.common.db.engine import transaction
 from libs.common.db.models import ChannelPreference, Recipient
-from libs.common.producer import EventProducer
 from tests.apps import user_token
 from tests.integration.services.websocket.harness import gateway, recv_json
 from tests.integration.services.websocket.pipeline import start_pipeline

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
 from libs.common.db.models import Event, Notification
-from libs.common.inbox_cursor import encode, reveal
+from libs.common.inbox.inbox_cursor import encode, reveal
 from libs.common.schemas.inbox import InboxItem
 from tests.apps import eventually, user_token
 from tests.integration.services.websocket.harness import command, gateway, recv_json

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from herald.emit import sample_event
+from libs.common.clients.producer import EventProducer
 from libs.common.db.models import Delivery, DeliveryStatus, Notification
-from libs.common.inbox_cursor import decode
-from libs.common.producer import EventProducer
+from libs.common.inbox.inbox_cursor import decode
 from tests.apps import eventually, user_token
 from tests.integration.services.websocket.harness import Running, gateway, recv_json
 from tests.integration.services.websocket.pipeline import start_pipeline

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.exceptions import ConnectionClosed
 
 from libs.common.db.engine import transaction
-from libs.common.tenant_store import set_enabled
-from libs.common.tenants import REGISTRY_TTL_S
+from libs.common.tenancy.tenant_store import set_enabled
+from libs.common.tenancy.tenants import REGISTRY_TTL_S
 from services.websocket import protocol
 from tests.apps import user_token
 from tests.integration.services.websocket.harness import gateway, recv_json

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.engine import transaction
-from libs.common.tenant_store import set_enabled
+from libs.common.tenancy.tenant_store import set_enabled
 from services.websocket import protocol
 from tests.apps import user_token
 from tests.integration.services.websocket.harness import command, gateway, recv_json

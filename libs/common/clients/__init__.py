@@ -1,0 +1,1 @@
+"""Clients other services import: the permissions mediator's, the event producer."""

@@ -1,0 +1,1 @@
+"""Operations on stored events: reprocessing a failed one."""

@@ -1,0 +1,1 @@
+"""The inbox: visibility, the per-user cursor, unread counters and their push."""

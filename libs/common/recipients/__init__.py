@@ -1,0 +1,1 @@
+"""The recipients directory: one record and upsert, roles and companies per project."""

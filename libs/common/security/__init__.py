@@ -1,0 +1,1 @@
+"""Who is calling: user tokens (JWT, JWKS), API keys, producers as principals."""

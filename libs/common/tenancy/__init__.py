@@ -1,0 +1,1 @@
+"""The tenant registry, a tenant's own settings, changing the registry."""
