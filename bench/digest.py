@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench._throwaway import serve_forever, server_process
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.clients.mediator_client import MediatorClient
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async

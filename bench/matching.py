@@ -34,7 +34,7 @@ import asyncpg
 from sqlalchemy import text
 
 from bench._throwaway import raw_dsn, throwaway
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from services.processor.batch import Deps

@@ -187,7 +187,7 @@ def bare_interpreter_rss() -> int:
 
 
 async def _seed(db_url: str) -> None:
-    from libs.common.catalog.seed import seed_defaults
+    from libs.common.catalog.defaults import seed_defaults
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 
     await upgrade_async(db_url)

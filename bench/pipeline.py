@@ -298,7 +298,7 @@ async def _raw_rate(dsn: str, connections: int, start: int) -> float:
 
 
 async def _seed(db_url: str) -> None:
-    from libs.common.catalog.seed import seed_defaults
+    from libs.common.catalog.defaults import seed_defaults
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
     from libs.common.db.models import Recipient
 

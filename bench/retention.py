@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from bench._throwaway import raw_dsn, throwaway
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Recipient, Tenant

@@ -120,7 +120,7 @@ def migrate(
 
 async def _seed(url: str) -> int:
     from herald.database import in_transaction
-    from libs.common.catalog.seed import seed_defaults
+    from libs.common.catalog.defaults import seed_defaults
 
     return await in_transaction(url, seed_defaults)
 

@@ -59,7 +59,7 @@ def _dev_feeds() -> dict[str, str]:
 
 async def prepare(url: str) -> None:
     from herald.demo import seed_demo
-    from libs.common.catalog.seed import seed_defaults
+    from libs.common.catalog.defaults import seed_defaults
     from libs.common.db.engine import make_engine, make_sessionmaker, transaction
     from libs.common.db.migrate import upgrade_async
 

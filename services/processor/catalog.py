@@ -17,8 +17,8 @@ from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.defaults import DEFAULT_EVENT_TYPE
 from libs.common.catalog.overrides import Scope, TemplateKey, most_specific, pick_template
-from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType, Template, Tenant
 from libs.common.delivery.escalation import Step, stored_chain
 from libs.common.templating.email_layout import Layout, layout_for, load_layouts

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.defaults import DEFAULT_EVENT_TYPE
 from libs.common.catalog.overrides import DEFAULT_KEY, Scope, TemplateKey, pick_template
-from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType, Template, Tenant
 
 GLOBAL_LABEL = "every tenant"

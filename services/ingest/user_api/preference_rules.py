@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from libs.common.catalog.seed import DEFAULT_EVENT_TYPE
+from libs.common.catalog.defaults import DEFAULT_EVENT_TYPE
 from libs.common.db.models import EventType
 from libs.common.delivery.channels import digest_refusal, registry
 from services.ingest.errors import ApiError

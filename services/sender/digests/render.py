@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.catalog.defaults import DIGEST_EVENT_TYPE, DIGEST_TEMPLATES
 from libs.common.catalog.overrides import Scope
-from libs.common.catalog.seed import DIGEST_EVENT_TYPE, DIGEST_TEMPLATES
 from libs.common.db.models import Recipient, Template
 from libs.common.delivery.digest_schedule import ScheduleError, parse_zone
 from libs.common.templating.email_layout import Layout, layout_for, load_layouts

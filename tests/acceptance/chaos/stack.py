@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade
 from tests.acceptance.chaos import population

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from herald.emit import sample_event
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.clients.producer import EventProducer
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async

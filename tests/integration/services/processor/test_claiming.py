@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from libs.common.bus import make_bus
 from libs.common.bus.topology import PROCESS_KEY, WORK_EXCHANGE
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Delivery, Notification, Subscription

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.catalog.seed import seed_defaults
+from libs.common.catalog.defaults import seed_defaults
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import DeliveryStatus, DigestSchedule, Template
