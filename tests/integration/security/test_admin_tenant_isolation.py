@@ -146,9 +146,9 @@ async def test_actions_refuse_the_other_tenants_rows(database_url: str, sessions
         )
     assert retried.status_code == redone.status_code == 302
     async with sessions() as s:
-        statuses = dict((await s.execute(select(Delivery.tenant, Delivery.status))).tuples().all())
+        statuses = dict((await s.execute(select(Delivery.tenant, Delivery.status))).all())
         accepted = select(Event.tenant, Event.status).where(Event.status != "rejected")
-        event_states = dict((await s.execute(accepted)).tuples().all())
+        event_states = dict((await s.execute(accepted)).all())
     assert statuses == {MINE: "PENDING", THEIRS: "FAILED"}  # only acme's was retried
     assert event_states[MINE] == "received" and event_states[THEIRS] == "failed"
 

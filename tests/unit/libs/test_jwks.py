@@ -97,8 +97,15 @@ async def test_unreachable_and_hung_key_servers_are_unavailable() -> None:
     with pytest.raises(KeySetUnavailable, match="unreachable"):
         await refused.key("k1")
 
-    async def hang(_r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)
+    release, closed = asyncio.Event(), asyncio.Event()
+
+    async def hang(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await release.wait()  # never answers; closes its side when the test is done
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            closed.set()
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -107,7 +114,10 @@ async def test_unreachable_and_hung_key_servers_are_unavailable() -> None:
         with pytest.raises(KeySetUnavailable, match="unreachable"):
             await hung.key("k1")
     finally:
+        release.set()
+        await asyncio.wait_for(closed.wait(), 5)
         server.close()
+        await server.wait_closed()
 
 
 async def test_a_new_kid_waits_for_the_refetch_another_kid_started() -> None:

@@ -44,7 +44,7 @@ async def _notified(sessions: async_sessionmaker[AsyncSession], event_id: str) -
                 Notification.event_id == event_id
             )
         )
-        return {user: reason for user, reason in rows.tuples()}
+        return {user: reason for user, reason in rows}
 
 
 async def test_bad_recipient_ids_are_skipped_with_a_reason_never_failing_the_event(

@@ -186,7 +186,7 @@ async def digests(sessions: Sessions, user: str | None = None) -> list[Built]:
 
 async def statuses(sessions: Sessions, ids: list[int]) -> list[str]:
     async with sessions() as s:
-        rows = dict((await s.execute(select(Delivery.id, Delivery.status))).tuples().all())
+        rows = dict((await s.execute(select(Delivery.id, Delivery.status))).all())
     return [rows[i] for i in ids]
 
 

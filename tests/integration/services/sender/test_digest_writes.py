@@ -41,7 +41,7 @@ async def db(
 async def _digested(db: Sessions) -> dict[int, tuple[str, int | None]]:
     async with db() as session:
         rows = await session.execute(select(Delivery.id, Delivery.status, Delivery.digest_id))
-    return {i: (s, d) for i, s, d in rows.tuples()}
+    return {i: (s, d) for i, s, d in rows}
 
 
 async def test_marking_moves_only_the_items_still_waiting(db: Sessions) -> None:

@@ -74,7 +74,7 @@ def deferrals(channel: str) -> float:
 async def states(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, int]]:
     async with sessions() as s:
         rows = await s.execute(select(Delivery.status, Delivery.attempts))
-        return [(status, attempts) for status, attempts in rows.tuples()]
+        return [(status, attempts) for status, attempts in rows]
 
 
 async def attempt_rows(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
