@@ -9,7 +9,7 @@ DEV_LOCK := requirements-dev.lock
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" -q $(if $(UPGRADE),--upgrade)
 
-.PHONY: dev test lint typecheck pytest browser bench chaos clean lock pin-base-image
+.PHONY: dev test unit lint typecheck pytest browser bench chaos clean lock pin-base-image
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ dev: $(STAMP)
 
 ## make test: ruff, mypy --strict, then pytest against real PostgreSQL and RabbitMQ
 test: $(STAMP) lint typecheck pytest
+
+## make unit: the unit tier alone (no servers, no processes): seconds
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""Fixtures: every test gets its own PostgreSQL database and, when it asks, its own vhost."""
+"""Fixtures: every test gets its own PostgreSQL database and, when it asks, its own vhost
+(made a batch at a time: tests/vhosts.py)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade
 from libs.common.tenancy.tenant_store import ensure_tenants
 from tests.infra import (
+    TEST_AMQP_URL,
     TEST_DATABASE_URL,
     create_database,
-    create_vhost,
-    delete_vhost,
     drop_database,
     unique_name,
     with_database,
 )
+from tests.vhosts import VhostPool
 
 # The tenants tests use besides "default" (which the migration registers): an event or token
 # of a tenant not registered is refused (DESIGN §15). Tests of that refusal use other names.
@@ -82,9 +83,17 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
 
 
+@pytest.fixture(scope="session")
+def vhosts() -> Iterator[VhostPool]:
+    """Fresh vhosts for the session's tests, made and deleted a batch at a time."""
+    pool = VhostPool(TEST_AMQP_URL, unique_name(f"herald_t{os.getpid()}"))
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-async def amqp_url() -> AsyncIterator[str]:
-    name = unique_name("herald_t")
-    url = await create_vhost(name)
+async def amqp_url(vhosts: VhostPool) -> AsyncIterator[str]:
+    """A vhost no other test used, deleted after the test (with the next batch)."""
+    url = await asyncio.to_thread(vhosts.take)
     yield url
-    await delete_vhost(name)
+    await asyncio.to_thread(vhosts.give_back, url)

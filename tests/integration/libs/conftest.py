@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from libs.common.bus import Bus, make_bus
 from libs.common.bus.memory import MemoryBus
-from tests.infra import create_vhost, delete_vhost, unique_name
+from tests.vhosts import VhostPool
 
 
 @pytest.fixture(params=["memory", "amqp"])
-async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
-    vhost = None
+async def bus(request: pytest.FixtureRequest, vhosts: VhostPool) -> AsyncIterator[Bus]:
+    url = None
     if request.param == "memory":
         the_bus: Bus = MemoryBus()
     else:
-        vhost = unique_name("herald_t")
-        the_bus = make_bus(await create_vhost(vhost))
+        url = await asyncio.to_thread(vhosts.take)
+        the_bus = make_bus(url)
     await the_bus.connect()
     yield the_bus
     await the_bus.close()
-    if vhost:
-        await delete_vhost(vhost)
+    if url:
+        await asyncio.to_thread(vhosts.give_back, url)
