@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import supports_skip_locked
 from libs.common.db.models import (
     Delivery,
     DeliveryAttempt,
@@ -95,10 +94,9 @@ async def _lock_pending(
     query = select(Delivery.id).where(*_due_pending(now))
     if skip_channels:
         query = query.where(Delivery.channel.not_in(sorted(skip_channels)))
-    query = query.order_by(Delivery.next_attempt_at).limit(limit)
-    if supports_skip_locked(session):
-        # a second sender skips these rows instead of waiting for them or taking them too
-        query = query.with_for_update(skip_locked=True)
+    # a second sender skips these rows instead of waiting for them or taking them too (SQLite
+    # renders no FOR UPDATE: its one writer at a time needs none)
+    query = query.order_by(Delivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
     return list(await session.scalars(query))
 
 
@@ -107,9 +105,7 @@ async def _lock_expired(session: AsyncSession, now: datetime, limit: int) -> lis
     query = select(Delivery.id, Delivery.attempts).where(
         Delivery.status == SENDING, Delivery.locked_until < now
     )
-    query = query.order_by(Delivery.id).limit(limit)
-    if supports_skip_locked(session):
-        query = query.with_for_update(skip_locked=True)
+    query = query.order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
     return [(i, n) for i, n in (await session.execute(query)).all()]
 
 
