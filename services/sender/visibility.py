@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.bus import Bus
 from libs.common.clients.mediator_client import MediatorClient, MediatorUnavailable
-from libs.common.db.engine import supports_skip_locked, transaction
+from libs.common.db.engine import transaction
 from libs.common.db.models import Notification, utcnow
 from libs.common.inbox.access import User, Verdict, deny, ids_with, judge_rows
 from libs.common.inbox.counts_push import push_counts_of
@@ -137,9 +137,8 @@ class VisibilityChecker:
             )
             .order_by(Notification.id)
             .limit(self._s.visibility_batch)
+            .with_for_update(skip_locked=True)  # another sender's checker skips these rows
         )
-        if supports_skip_locked(session):  # another sender's checker skips these rows
-            query = query.with_for_update(skip_locked=True)
         return list((await session.execute(query)).all())
 
 
