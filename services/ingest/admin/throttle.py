@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.common.db.dialect import upsert
-from libs.common.db.engine import supports_skip_locked, transaction
+from libs.common.db.engine import transaction
 from libs.common.db.models import AdminLoginThrottle
 
 MAX_KEY_VALUE_CHARS = 150  # key column is 160 wide, with the "account:"/"address:" prefix
@@ -118,9 +118,8 @@ async def _locked(session: AsyncSession, key: str, now: float) -> AdminLoginThro
 
 async def _forget_quiet_keys(session: AsyncSession, now: float) -> None:
     """Rows nobody tried for FORGET_AFTER_S hold nothing; SKIP LOCKED: never wait on the rows
-    another attempt holds (no deadlock with it)."""
+    another attempt holds (no deadlock with it). SQLite renders no FOR UPDATE and needs none:
+    it serialises writers."""
     quiet = select(AdminLoginThrottle.key).where(AdminLoginThrottle.last_at < now - FORGET_AFTER_S)
-    quiet = quiet.limit(HOUSEKEEPING_BATCH)
-    if supports_skip_locked(session):
-        quiet = quiet.with_for_update(skip_locked=True)
+    quiet = quiet.limit(HOUSEKEEPING_BATCH).with_for_update(skip_locked=True)
     await session.execute(delete(AdminLoginThrottle).where(AdminLoginThrottle.key.in_(quiet)))
