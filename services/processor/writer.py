@@ -22,9 +22,12 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.models import Delivery, Notification
+from libs.common.db.tables import table_of
 from services.processor.pgsql import driver
 
 Columns = dict[str, str]  # column → its PostgreSQL type
+NOTIFICATIONS = table_of(Notification)  # Core: the portable multi-row INSERT
+DELIVERIES = table_of(Delivery)
 
 NOTIFICATION_COLUMNS: dict[str, str] = {
     "tenant": "text",
@@ -149,10 +152,9 @@ async def insert_notifications(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> list[tuple[int, str, str]]:
     """(id, event_id, user_id) for every row."""
-    table: Table = Notification.__table__  # type: ignore[assignment]
     cols = ("id", "event_id", "user_id")
     layout = (NOTIFICATION_ROW, NOTIFICATION_GROUPS)
-    found = await _insert(session, table, NOTIFICATIONS_SQL, layout, rows, cols)
+    found = await _insert(session, NOTIFICATIONS, NOTIFICATIONS_SQL, layout, rows, cols)
     return [(int(i), str(e), str(u)) for i, e, u in found]
 
 
@@ -160,7 +162,6 @@ async def insert_deliveries(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> list[tuple[int, str]]:
     """(id, status) for every row."""
-    table: Table = Delivery.__table__  # type: ignore[assignment]
     layout = (DELIVERY_ROW, DELIVERY_GROUPS)
-    found = await _insert(session, table, DELIVERIES_SQL, layout, rows, ("id", "status"))
+    found = await _insert(session, DELIVERIES, DELIVERIES_SQL, layout, rows, ("id", "status"))
     return [(int(i), str(s)) for i, s in found]
