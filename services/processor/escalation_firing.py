@@ -1,7 +1,7 @@
 """Taking due escalation steps (DESIGN §6), in the caller's transaction (flush only).
 
-Due ``planned`` steps are claimed with ``FOR UPDATE SKIP LOCKED`` (on SQLite an UPDATE takes
-the write lock first, as reminder_firing.py does): a second processor skips them, and one
+Due ``planned`` steps are claimed with ``FOR UPDATE SKIP LOCKED`` (on SQLite the write lock
+first: libs/common/db/locks.py's ``lock_for_claim``): a second processor skips them, and one
 killed before its commit leaves them ``planned`` for the next claim. For each step:
 
 * the notification was read or archived, or the inbox check denied it → the step and every
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.engine import dialect_name
+from libs.common.db.locks import lock_for_claim
 from libs.common.db.models import Delivery, DeliveryStatus, Escalation, Event, Notification
 from libs.common.inbox.access import DENIED
 from libs.common.schemas.envelope import EventEnvelope
@@ -32,7 +32,7 @@ from services.processor.catalog import Snapshot
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.escalation_plan import ESCALATIONS, PLANNED, SENT, SKIPPED, STOPPED
-from services.processor.pipeline import EventPlanner, Loaded, delivery_rows
+from services.processor.pipeline import DeliveryRow, EventPlanner, Loaded, delivery_rows
 from services.processor.settling import Settled, settle
 from services.processor.writer import insert_deliveries
 
@@ -50,8 +50,7 @@ class Due:
 
 async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
     due = (E.status == PLANNED, E.fire_at <= now)
-    if dialect_name(session) != "postgresql":  # SQLite: the write lock first, no row locks
-        await session.execute(update(ESCALATIONS).where(*due).values(status=E.status))
+    await lock_for_claim(session, ESCALATIONS, *due)
     stmt = (
         select(E.id, E.notification_id, E.step, E.channel, E.after_minutes)
         .where(*due)
@@ -141,7 +140,7 @@ async def _send(
     digests = await digest_channels(session, keys)
     snapshot = await deps.catalog.snapshot(session)
     settled: list[Settled] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[DeliveryRow] = []
     written: list[Due] = []
     for due, note in sending:
         body, received = events[note.event_id]

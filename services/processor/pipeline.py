@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from libs.common.db.models import DeliveryStatus
 from libs.common.delivery.escalation import Step
@@ -131,7 +131,43 @@ class EventPlanner:
         return pp
 
 
-def notification_row(event: Loaded, pp: PersonPlan, now: datetime) -> dict[str, Any]:
+class NotificationRow(TypedDict):
+    """One ``notifications`` row to insert: a person's inbox entry for the event."""
+
+    tenant: str
+    event_id: str
+    user_id: str
+    reason: str
+    source: str
+    type: str
+    entity_type: str
+    entity_id: str
+    project_id: str | None
+    priority: str
+    title: str
+    body: str
+    created_at: datetime
+
+
+class DeliveryRow(TypedDict):
+    """One ``deliveries`` row to insert: the notification on one channel."""
+
+    notification_id: int
+    tenant: str
+    user_id: str
+    source: str
+    channel: str
+    status: str
+    reason: str
+    subject: str
+    body: str
+    body_html: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+def notification_row(event: Loaded, pp: PersonPlan, now: datetime) -> NotificationRow:
     env = event.env
     return {
         "tenant": env.tenant,
@@ -152,7 +188,7 @@ def notification_row(event: Loaded, pp: PersonPlan, now: datetime) -> dict[str, 
 
 def delivery_rows(
     event: Loaded, pp: PersonPlan, notification_id: int, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     return [
         {
             "notification_id": notification_id,

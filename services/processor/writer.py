@@ -14,7 +14,7 @@ Other databases (SQLite, embedded) take SQLAlchemy's portable multi-row INSERT â
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.db.models import Delivery, Notification
 from libs.common.db.tables import table_of
 from services.processor.pgsql import driver
+from services.processor.pipeline import DeliveryRow, NotificationRow
 
 Columns = dict[str, str]  # column â†’ its PostgreSQL type
 NOTIFICATIONS = table_of(Notification)  # Core: the portable multi-row INSERT
@@ -112,7 +113,7 @@ DELIVERIES_SQL = _grouped_sql(
 
 
 def grouped_arrays(
-    rows: Sequence[dict[str, Any]], row: Columns, groups: Sequence[Columns]
+    rows: Sequence[Mapping[str, object]], row: Columns, groups: Sequence[Columns]
 ) -> list[list[Any]]:
     """The statement's parameters: per row its group numbers (1-based) and own columns, then
     each group's distinct values, column by column."""
@@ -136,7 +137,7 @@ async def _insert(
     table: Table,
     sql: str,
     layout: tuple[Columns, Sequence[Columns]],
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Mapping[str, object]],
     returning: Sequence[str],
 ) -> Sequence[Sequence[Any]]:
     if not rows:
@@ -149,7 +150,7 @@ async def _insert(
 
 
 async def insert_notifications(
-    session: AsyncSession, rows: Sequence[dict[str, Any]]
+    session: AsyncSession, rows: Sequence[NotificationRow]
 ) -> list[tuple[int, str, str]]:
     """(id, event_id, user_id) for every row."""
     cols = ("id", "event_id", "user_id")
@@ -159,7 +160,7 @@ async def insert_notifications(
 
 
 async def insert_deliveries(
-    session: AsyncSession, rows: Sequence[dict[str, Any]]
+    session: AsyncSession, rows: Sequence[DeliveryRow]
 ) -> list[tuple[int, str]]:
     """(id, status) for every row."""
     layout = (DELIVERY_ROW, DELIVERY_GROUPS)

@@ -14,6 +14,7 @@ from libs.common.db.engine import transaction
 from libs.common.db.models import Event, EventStatus, Notification, utcnow
 from libs.common.db.raw import NotInTransaction, driver_connection
 from services.processor.claim import claim_events
+from services.processor.pipeline import NotificationRow
 from services.processor.writer import insert_notifications
 from tests.integration.services.processor.support import event, store
 
@@ -24,7 +25,7 @@ class _Boom(Exception):
     pass
 
 
-def _notification(event_id: str, user_id: str) -> dict[str, object]:
+def _notification(event_id: str, user_id: str) -> NotificationRow:
     return {
         "tenant": "default", "event_id": event_id, "user_id": user_id, "reason": "direct:x",
         "source": "tenders", "type": "tender.updated", "entity_type": "tender",
