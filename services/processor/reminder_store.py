@@ -4,8 +4,8 @@ batch's entities (reminders.py) and the claim of due ones (reminder_firing.py). 
 
 * PostgreSQL: prepared statements on the transaction's asyncpg connection (pgsql.py), the
   entities as arrays, the claim ``FOR UPDATE SKIP LOCKED``: a second processor skips the rows.
-* Portable (SQLite): SQLAlchemy statements; no row locks, so the claim is an UPDATE, which
-  takes the database's write lock first (as claim.py does).
+* Portable (SQLite): SQLAlchemy statements; no row locks, so the claim takes the database's
+  write lock first (libs/common/db/locks.py's ``lock_for_claim``, as escalations do).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.dialect import for_dialect
+from libs.common.db.locks import lock_for_claim
 from libs.common.db.models import Reminder
 from libs.common.db.tables import table_of
 from services.processor import pgsql
@@ -92,14 +93,17 @@ class Portable:
 
     async def claim_due(self, session: AsyncSession, now: datetime, limit: int) -> list[Due]:
         r = REMINDERS.c
+        due = (r.status == SCHEDULED, r.fire_at <= now)
+        await lock_for_claim(session, REMINDERS, *due)
         stmt = (
-            update(REMINDERS)
-            .where(r.status == SCHEDULED, r.fire_at <= now)
-            .values(status=r.status)
-            .returning(r.id, r.tenant, r.subscription_id, r.user_id, r.source, r.entity_type,
-                       r.entity_id, r.project_id, r.due, r.event_id)
+            select(r.id, r.tenant, r.subscription_id, r.user_id, r.source, r.entity_type,
+                   r.entity_id, r.project_id, r.due, r.event_id)
+            .where(*due)
+            .order_by(r.fire_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )  # fmt: skip
-        return [Due(*row) for row in (await session.execute(stmt)).all()][:limit]
+        return [Due(**row._asdict()) for row in (await session.execute(stmt)).all()]
 
 
 ON_POSTGRESQL: ReminderStore = OnPostgresql()
