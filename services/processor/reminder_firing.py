@@ -1,11 +1,11 @@
 """Sending due reminders through the normal pipeline (DESIGN §5.2), in the caller's
 transaction (flush only).
 
-The due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (on SQLite an UPDATE takes the write
-lock first, as claim.py does): a second processor skips them, and a processor killed before
-its commit leaves them ``scheduled`` for the next claim. Each reminder becomes an event of type
-``reminder.due`` (a copy of the event that scheduled it, stored ``processed``) and one
-notification for the subscriber with the subscription's channels, planned, rendered and
+The due rows are claimed with ``FOR UPDATE SKIP LOCKED`` (on SQLite the write lock first:
+libs/common/db/locks.py's ``lock_for_claim``): a second processor skips them, and a processor
+killed before its commit leaves them ``scheduled`` for the next claim. Each reminder becomes an
+event of type ``reminder.due`` (a copy of the event that scheduled it, stored ``processed``) and
+one notification for the subscriber with the subscription's channels, planned, rendered and
 written like any other (preferences, digests, templates); the sender re-checks the
 permission at send time. The reminder is marked ``sent`` in the same transaction: once.
 A reminder whose subscription was deleted, disabled or lost its ``remind`` is cancelled.
