@@ -61,7 +61,3 @@ async def ping(engine: AsyncEngine) -> None:
 
 def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-def supports_skip_locked(session: AsyncSession) -> bool:
-    return dialect_name(session) == "postgresql"
