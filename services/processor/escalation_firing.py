@@ -24,7 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.db.locks import lock_for_claim
-from libs.common.db.models import Delivery, DeliveryStatus, Escalation, Event, Notification
+from libs.common.db.models import (
+    Delivery,
+    DeliveryRow,
+    DeliveryStatus,
+    Escalation,
+    Event,
+    Notification,
+)
 from libs.common.inbox.access import DENIED
 from libs.common.schemas.envelope import EventEnvelope
 from services.processor.batch import Deps, Outcome
@@ -32,7 +39,7 @@ from services.processor.catalog import Snapshot
 from services.processor.channels import Claim
 from services.processor.choices import digest_channels, preferences
 from services.processor.escalation_plan import ESCALATIONS, PLANNED, SENT, SKIPPED, STOPPED
-from services.processor.pipeline import DeliveryRow, EventPlanner, Loaded, delivery_rows
+from services.processor.pipeline import EventPlanner, Loaded, delivery_rows
 from services.processor.settling import Settled, settle
 from services.processor.writer import insert_deliveries
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
-from libs.common.db.models import DeliveryStatus
+from libs.common.db.models import DeliveryRow, DeliveryStatus
 from libs.common.delivery.escalation import Step
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templating.templates import Rendered
@@ -146,24 +146,6 @@ class NotificationRow(TypedDict):
     priority: str
     title: str
     body: str
-    created_at: datetime
-
-
-class DeliveryRow(TypedDict):
-    """One ``deliveries`` row to insert: the notification on one channel."""
-
-    notification_id: int
-    tenant: str
-    user_id: str
-    source: str
-    channel: str
-    status: str
-    reason: str
-    subject: str
-    body: str
-    body_html: str | None
-    attempts: int
-    next_attempt_at: datetime | None
     created_at: datetime
 
 

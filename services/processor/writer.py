@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Delivery, Notification
+from libs.common.db.models import Delivery, DeliveryRow, Notification
 from libs.common.db.tables import table_of
 from services.processor.pgsql import driver
-from services.processor.pipeline import DeliveryRow, NotificationRow
+from services.processor.pipeline import NotificationRow
 
 Columns = dict[str, str]  # column → its PostgreSQL type
 NOTIFICATIONS = table_of(Notification)  # Core: the portable multi-row INSERT

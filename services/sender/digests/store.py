@@ -14,30 +14,12 @@ from typing import TypedDict
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db.models import Delivery, DeliveryStatus, Digest, DigestSchedule
+from libs.common.db.models import Delivery, DeliveryRow, DeliveryStatus, Digest, DigestSchedule
 from libs.common.templating.templates import Rendered
 from services.sender.digests.collect import Item
 from services.sender.digests.writes import Advance, digest_writes
 
 DIGEST_SOURCE = "herald"  # deliveries.source of a digest's own delivery
-
-
-class DeliveryRow(TypedDict):
-    """A digest's own delivery, as inserted: no notification behind it."""
-
-    notification_id: None
-    tenant: str
-    user_id: str
-    source: str
-    channel: str
-    status: str
-    reason: str
-    subject: str
-    body: str
-    body_html: str | None
-    attempts: int
-    next_attempt_at: datetime
-    created_at: datetime
 
 
 class DigestRow(TypedDict):

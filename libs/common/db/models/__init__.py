@@ -12,7 +12,12 @@ from libs.common.db.models.configuration import (
     Tenant,
     one_row_per_scope,
 )
-from libs.common.db.models.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
+from libs.common.db.models.deliveries import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryRow,
+    DeliveryStatus,
+)
 from libs.common.db.models.digests import Digest, DigestSchedule
 from libs.common.db.models.directory import Recipient, RecipientProject, TelegramLink
 from libs.common.db.models.escalations import Escalation
@@ -34,6 +39,7 @@ __all__ = [
     "ChannelPreference",
     "Delivery",
     "DeliveryAttempt",
+    "DeliveryRow",
     "DeliveryStatus",
     "Digest",
     "DigestSchedule",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,3 +81,22 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # sent / retry / failed / denied
     error: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(TZ, default=utcnow)
+
+
+class DeliveryRow(TypedDict):
+    """One ``deliveries`` row as Core inserts it (executemany): a notification on one channel
+    (the processor, escalation steps) or a digest's own delivery (``notification_id`` None)."""
+
+    notification_id: int | None
+    tenant: str
+    user_id: str
+    source: str
+    channel: str
+    status: str
+    reason: str
+    subject: str
+    body: str
+    body_html: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from libs.common.db.models import DeliveryStatus
+from libs.common.db.models import DeliveryRow, DeliveryStatus
 from libs.common.schemas.envelope import EventEnvelope
 from libs.common.templating.templates import Rendered
 from services.processor.channels import Planned
 from services.processor.pipeline import (
-    DeliveryRow,
     Loaded,
     NotificationRow,
     PersonPlan,
