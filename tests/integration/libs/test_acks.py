@@ -109,15 +109,23 @@ async def test_two_flushers_acking_interleaved_batches_keep_the_channel(amqp_url
 
     await consumer.consume_raw(SPEC, keep, prefetch=200)
 
+    acked = 0
+
     async def flusher(seed: int) -> None:
+        nonlocal acked
         rng = random.Random(seed)
         while True:
             batch = await take_batch(inbox, 100, 0.002)
             await asyncio.sleep(rng.random() / 500)  # commits finish in any order
             await ack_all(batch)
+            acked += len(batch)
+
+    async def all_acked() -> bool:  # not merely taken: a loaded machine may still be acking
+        return acked >= total
 
     flushers = [asyncio.create_task(flusher(seed)) for seed in (1, 2)]
     await _received(got, total)
+    await eventually(all_acked)
     await eventually(_is_empty(inbox))
     for task in flushers:
         task.cancel()

@@ -42,6 +42,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_port_pair() -> int:
+    """A port whose next one is free too: worker i listens on HERALD_METRICS_PORT + i."""
+    while True:
+        first = _free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+
+
 def _children(pid: int) -> list[int]:
     """The worker processes (spawned), not multiprocessing's resource tracker."""
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
@@ -79,14 +91,15 @@ async def _listening(*ports: int) -> bool:
 
 
 async def test_two_workers_share_the_port(database_url: str, amqp_url: str) -> None:
-    port, metrics_port = _free_port(), _free_port()
+    metrics_port = _free_port_pair()
+    port = next(p for p in iter(_free_port, 0) if p not in (metrics_port, metrics_port + 1))
     args = [*CLI, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     env = _env(database_url, amqp_url, FEEDS)
     env.update(HERALD_METRICS_PORT=str(metrics_port), HERALD_METRICS_HOST="127.0.0.1")
     proc = subprocess.Popen(args, env=env)
     workers: list[int] = []
     try:
-        for _ in range(300):
+        for _ in range(600):  # 60 s: two interpreters starting on a loaded machine
             workers = _children(proc.pid)
             if (
                 len(workers) == 2
