@@ -4,17 +4,37 @@ again does not restart them, and steps already taken keep what they became."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from libs.common.db.engine import transaction
+from libs.common.db.engine import make_engine, make_sessionmaker, transaction
+from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Escalation, utcnow
 from tests.integration.services.ingest.user_api_data import add_notifications, auth, user_api
 
 ALICE = auth("alice")
 CHAIN = (("email", 10, "sent"), ("telegram", 30, "planned"), ("sms", 60, "planned"))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
+    """PostgreSQL and the embedded SQLite: read-all's RETURNING runs on both."""
+    url = database_url
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
+        await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        yield url, make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _plan(sessions: async_sessionmaker[AsyncSession], note_ids: list[int]) -> None:
@@ -42,8 +62,9 @@ async def _steps(sessions: async_sessionmaker[AsyncSession], note_id: int) -> li
 
 
 async def test_read_archive_and_read_all_stop_the_planned_steps(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
+    database: tuple[str, async_sessionmaker[AsyncSession]],
 ) -> None:
+    database_url, sessions = database
     read, archived, untouched, *rest = await add_notifications(sessions, "alice", 5)
     bob_note = (await add_notifications(sessions, "bob", 1))[0]
     await _plan(sessions, [read, archived, untouched, *rest, bob_note])
