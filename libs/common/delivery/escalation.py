@@ -27,6 +27,8 @@ from libs.common.delivery.channels import provider_refusal, registry
 
 MAX_STEPS = 8
 MAX_MINUTES = 7 * 24 * 60  # a week: a chain longer than that is not an escalation
+# read-all may cover tens of thousands of items; a statement takes at most 32,767 parameters
+STOP_CHUNK = 10_000
 
 
 class ChainError(ValueError):
@@ -105,11 +107,12 @@ def describe(steps: Sequence[Step]) -> str:
 async def stop_chains(session: AsyncSession, notification_ids: Sequence[int], why: str) -> None:
     """Stop every step still planned for these notifications (flush only: the caller's
     transaction, the one that marked them read or archived)."""
-    if not notification_ids:
-        return
-    await session.execute(
-        update(Escalation)
-        .where(Escalation.notification_id.in_(notification_ids), Escalation.status == "planned")
-        .values(status="stopped", reason=why, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    now = utcnow()
+    for start in range(0, len(notification_ids), STOP_CHUNK):
+        chunk = notification_ids[start : start + STOP_CHUNK]
+        await session.execute(
+            update(Escalation)
+            .where(Escalation.notification_id.in_(chunk), Escalation.status == "planned")
+            .values(status="stopped", reason=why, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from libs.common.db.engine import make_engine, make_sessionmaker, transaction
 from libs.common.db.migrate import upgrade_async
 from libs.common.db.models import Escalation, utcnow
+from libs.common.delivery.escalation import stop_chains
 from tests.integration.services.ingest.user_api_data import add_notifications, auth, user_api
 
 ALICE = auth("alice")
@@ -86,3 +87,18 @@ async def test_read_archive_and_read_all_stop_the_planned_steps(
         assert await _steps(sessions, note_id) == [("sent", ""), by_read_all, by_read_all]
     # another person's notification is not theirs to stop
     assert await _steps(sessions, bob_note) == [("sent", ""), ("planned", ""), ("planned", "")]
+
+
+async def test_read_all_of_more_items_than_a_statement_takes_parameters(
+    database: tuple[str, async_sessionmaker[AsyncSession]],
+) -> None:
+    """Read-all may cover tens of thousands of items; a statement takes at most 32,767
+    parameters on PostgreSQL (32,766 on SQLite), so the chains are stopped in chunks."""
+    _, sessions = database
+    [note_id] = await add_notifications(sessions, "alice", 1)
+    await _plan(sessions, [note_id])
+    many = [*range(10_000_000, 10_040_000), note_id]  # 40,001 ids, one of them real
+    async with transaction(sessions) as session:
+        await stop_chains(session, many, "stopped: read by the user (read all)")
+    by_read_all = ("stopped", "stopped: read by the user (read all)")
+    assert await _steps(sessions, note_id) == [("sent", ""), by_read_all, by_read_all]
